@@ -1,0 +1,1204 @@
+//! The swarm store: torrents and their peers in fixed-capacity tables.
+//!
+//! Pure logic, no I/O. Everything is sized once, at start-up, from a memory
+//! cap, and nothing is allocated afterwards:
+//!
+//! - a dense table of [`Torrent`] records (info hash, completed count and two
+//!   block offsets) with an open-addressing index over it, keyed by an fnv
+//!   hash of the info hash;
+//! - one arena of 32-bit words holding, per torrent and address family, a
+//!   block of peers: a 3-word header then compact records (IPv4: 2 words,
+//!   IPv6: 5 words; address, port and a coarse 16-second timestamp). Seeders
+//!   sit before leechers in each block, so counts need no per-peer flag.
+//!
+//! Blocks grow by 1.5× into fresh arena space; the old block becomes garbage
+//! that a mark-compact pass reclaims (shrinking blocks to fit) when the arena
+//! runs out. Under pressure, expired peers are reclaimed first; then a new
+//! torrent is refused and a torrent that cannot grow replaces its oldest peer.
+
+use crate::wire::query::{Event, InfoHash};
+use std::hash::Hasher;
+use std::net::IpAddr;
+
+/// Most peers one announce returns.
+pub const MAX_NUMWANT: usize = 200;
+
+/// Seconds per timestamp tick; peers are timed with this resolution.
+const TICK_SECS: u32 = 16;
+/// Longest peer timeout the 16-bit wrapping timestamps can express safely.
+pub const MAX_PEER_TIMEOUT: u32 = 3 * 24 * 3600;
+/// Longest `max_peers_per_torrent` (a block header keeps counts in 16 bits).
+pub const MAX_PEERS_LIMIT: u32 = 65_535;
+
+const NONE: u32 = u32::MAX;
+const FREE: u32 = u32::MAX;
+const HEADER: usize = 3;
+const FAMILY_BIT: u32 = 1 << 31;
+const INITIAL_CAP: u32 = 2;
+/// Minimum seconds between sweeps forced by a full table.
+const PRESSURE_SWEEP_GAP: u32 = 10;
+
+/// Sizing and timing of a [`Swarm`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes the tables may use in all.
+    pub max_memory: usize,
+    /// Torrent table size; derived from `max_memory` when `None`.
+    pub max_torrents: Option<usize>,
+    /// Peers kept per torrent and address family.
+    pub max_peers_per_torrent: u32,
+    /// Seconds after its last announce that a peer is forgotten.
+    pub peer_timeout: u32,
+}
+
+/// Why the store could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SizingError(pub String);
+
+/// Per-torrent counters, as announce and scrape report them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Peers with nothing left to download.
+    pub seeders: u32,
+    /// Peers still downloading.
+    pub leechers: u32,
+    /// `event=completed` announces seen.
+    pub downloaded: u32,
+}
+
+/// An announce refused by the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No room for another torrent even after reclaiming expired peers.
+    Full,
+}
+
+impl Refusal {
+    /// Text for `failure reason` / UDP error packets.
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::Full => "tracker is full",
+        }
+    }
+}
+
+/// One announce, already decoded and validated by a protocol front end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Announce {
+    /// Which torrent.
+    pub info_hash: InfoHash,
+    /// The peer's address (IPv4-mapped addresses already unmapped).
+    pub ip: IpAddr,
+    /// The peer's listening port.
+    pub port: u16,
+    /// `left == 0`.
+    pub seeder: bool,
+    /// The announce's event.
+    pub event: Event,
+    /// Peers wanted (already clamped to the tracker's maximum).
+    pub numwant: usize,
+    /// Also return peers of the other address family (HTTP `peers6`/`peers`).
+    pub other_family: bool,
+}
+
+/// Peers chosen for one announce reply, as compact records (BEP 23 / BEP 7).
+#[derive(Debug, Default)]
+pub struct Selection {
+    /// 4-byte address + 2-byte big-endian port.
+    pub v4: heapless::Vec<[u8; 6], MAX_NUMWANT>,
+    /// 16-byte address + 2-byte big-endian port.
+    pub v6: heapless::Vec<[u8; 18], MAX_NUMWANT>,
+}
+
+impl Selection {
+    /// Empties both lists.
+    pub fn clear(&mut self) {
+        self.v4.clear();
+        self.v6.clear();
+    }
+}
+
+/// What a sweep reclaimed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Peers that had timed out.
+    pub peers: usize,
+    /// Torrents left empty and freed.
+    pub torrents: usize,
+}
+
+/// How the memory cap was divided; printed at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    /// Torrents the table holds.
+    pub torrents: usize,
+    /// IPv4 peers the arena holds if every block were full.
+    pub ipv4_peers: usize,
+    /// Bytes allocated in all (never more than `max_memory`).
+    pub bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Torrent {
+    hash: InfoHash,
+    downloaded: u32,
+    /// Arena offsets of the IPv4 and IPv6 peer blocks, or `NONE`.
+    lists: [u32; 2],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    V4 = 0,
+    V6 = 1,
+}
+
+impl Family {
+    fn words(self) -> usize {
+        match self {
+            Family::V4 => 2,
+            Family::V6 => 5,
+        }
+    }
+}
+
+/// A peer's identity as arena words: address words then the port.
+#[derive(Debug, Clone, Copy)]
+struct PeerKey {
+    family: Family,
+    addr: [u32; 4],
+    port: u16,
+}
+
+impl PeerKey {
+    fn new(ip: IpAddr, port: u16) -> Self {
+        let mut addr = [0u32; 4];
+        let family = match ip {
+            IpAddr::V4(v4) => {
+                addr[0] = u32::from_ne_bytes(v4.octets());
+                Family::V4
+            }
+            IpAddr::V6(v6) => {
+                for (w, c) in addr.iter_mut().zip(v6.octets().chunks_exact(4)) {
+                    *w = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]);
+                }
+                Family::V6
+            }
+        };
+        PeerKey { family, addr, port }
+    }
+
+    fn addr_words(&self) -> &[u32] {
+        &self.addr[..self.family.words() - 1]
+    }
+}
+
+/// The torrent and peer tables.
+pub struct Swarm {
+    torrents: Vec<Torrent>,
+    max_torrents: usize,
+    index: Box<[u32]>,
+    mask: usize,
+    arena: Box<[u32]>,
+    bump: usize,
+    garbage: usize,
+    max_peers: u32,
+    timeout_ticks: u16,
+    hash_seed: u64,
+    rng: u64,
+    last_pressure_sweep: Option<u32>,
+    compactions: u64,
+}
+
+fn tick(now: u32) -> u16 {
+    (now / TICK_SECS) as u16
+}
+
+impl Swarm {
+    /// Builds the tables, dividing `limits.max_memory` between them.
+    /// `seed` keys the table hash and the peer selection.
+    pub fn new(limits: Limits, seed: u64) -> Result<Swarm, SizingError> {
+        if limits.max_peers_per_torrent == 0 || limits.max_peers_per_torrent > MAX_PEERS_LIMIT {
+            return Err(SizingError(format!(
+                "max_peers_per_torrent must be 1..={MAX_PEERS_LIMIT}"
+            )));
+        }
+        if limits.peer_timeout == 0 || limits.peer_timeout > MAX_PEER_TIMEOUT {
+            return Err(SizingError(format!(
+                "peer_timeout must be 1..={MAX_PEER_TIMEOUT} seconds"
+            )));
+        }
+        let max_torrents = limits
+            .max_torrents
+            .unwrap_or(limits.max_memory / 256)
+            .max(1);
+        let slots = max_torrents
+            .checked_mul(2)
+            .and_then(usize::checked_next_power_of_two)
+            .ok_or_else(|| SizingError("max_torrents is too large".into()))?;
+        let table_bytes = max_torrents
+            .checked_mul(std::mem::size_of::<Torrent>())
+            .and_then(|b| b.checked_add(slots * 4))
+            .ok_or_else(|| SizingError("max_torrents is too large".into()))?;
+        let arena_words = limits.max_memory.saturating_sub(table_bytes) / 4;
+        if arena_words < 1024 {
+            return Err(SizingError(format!(
+                "max_memory {} leaves no room for peers after a table of {} torrents ({} bytes)",
+                limits.max_memory, max_torrents, table_bytes
+            )));
+        }
+        Ok(Swarm {
+            torrents: Vec::with_capacity(max_torrents),
+            max_torrents,
+            // Zeroed allocations come from calloc/mmap: pages cost RSS only once touched.
+            index: vec![0u32; slots].into_boxed_slice(),
+            mask: slots - 1,
+            arena: vec![0u32; arena_words].into_boxed_slice(),
+            bump: 0,
+            garbage: 0,
+            max_peers: limits.max_peers_per_torrent,
+            timeout_ticks: limits.peer_timeout.div_ceil(TICK_SECS).min(u32::from(u16::MAX / 2)) as u16,
+            hash_seed: seed,
+            rng: seed ^ 0x9E37_79B9_7F4A_7C15 | 1,
+            last_pressure_sweep: None,
+            compactions: 0,
+        })
+    }
+
+    /// How the memory cap was divided.
+    pub fn capacity(&self) -> Capacity {
+        Capacity {
+            torrents: self.max_torrents,
+            ipv4_peers: self.arena.len() / 2,
+            bytes: self.max_torrents * std::mem::size_of::<Torrent>()
+                + self.index.len() * 4
+                + self.arena.len() * 4,
+        }
+    }
+
+    /// Times the arena has been compacted.
+    pub fn compactions(&self) -> u64 {
+        self.compactions
+    }
+
+    /// Torrents currently stored.
+    pub fn torrent_count(&self) -> usize {
+        self.torrents.len()
+    }
+
+    /// The info hash and counts of the `i`-th stored torrent (order is arbitrary
+    /// and changes as torrents come and go).
+    pub fn torrent_at(&self, i: usize) -> Option<(InfoHash, Counts)> {
+        let t = self.torrents.get(i)?;
+        Some((t.hash, self.counts(i)))
+    }
+
+    /// Counts for one torrent; zeros when it is unknown.
+    pub fn scrape(&self, hash: &InfoHash) -> Counts {
+        match self.find(hash).1 {
+            Some(t) => self.counts(t),
+            None => Counts::default(),
+        }
+    }
+
+    /// Totals over all torrents: (seeders, leechers, downloaded).
+    pub fn totals(&self) -> (u64, u64, u64) {
+        (0..self.torrents.len()).fold((0, 0, 0), |acc, t| {
+            let c = self.counts(t);
+            (
+                acc.0 + u64::from(c.seeders),
+                acc.1 + u64::from(c.leechers),
+                acc.2 + u64::from(c.downloaded),
+            )
+        })
+    }
+
+    /// Sets a torrent's completed count (used when restoring saved state).
+    /// Creates the torrent if there is room; returns false otherwise.
+    pub fn set_downloaded(&mut self, hash: &InfoHash, downloaded: u32) -> bool {
+        let t = match self.find(hash) {
+            (_, Some(t)) => t,
+            (slot, None) if self.torrents.len() < self.max_torrents => self.push_torrent(slot, hash),
+            _ => return false,
+        };
+        self.torrents[t].downloaded = downloaded;
+        true
+    }
+
+    /// Records an announce at `now` (seconds on any monotonic clock) and fills
+    /// `sel` with peers for the reply (never the announcing peer itself).
+    pub fn announce(&mut self, a: &Announce, now: u32, sel: &mut Selection) -> Result<Counts, Refusal> {
+        sel.clear();
+        let key = PeerKey::new(a.ip, a.port);
+        let tk = tick(now);
+        let mut swept = false;
+        loop {
+            let t = match self.find(&a.info_hash) {
+                (_, Some(t)) => t,
+                (_, None) if a.event == Event::Stopped => return Ok(Counts::default()),
+                (slot, None) => self.insert_torrent(slot, &a.info_hash, now)?,
+            };
+            let mut found = self.find_peer(t, &key);
+            if let Some(i) = found.filter(|&i| self.is_expired(t, key.family, i, tk)) {
+                // Back after timing out: a new peer, not a returning one.
+                self.remove_peer(t, key.family, i);
+                found = None;
+            }
+            if a.event == Event::Stopped {
+                if let Some(i) = found {
+                    self.remove_peer(t, key.family, i);
+                }
+                let counts = self.counts(t);
+                self.drop_if_unused(t);
+                return Ok(counts);
+            }
+            let (pos, was_seeder) = match found {
+                Some(i) => {
+                    let was_seeder = i < self.seeds(t, key.family);
+                    let i = self.set_seeder(t, key.family, i, a.seeder);
+                    self.write_peer(t, key.family, i, &key, tk);
+                    (i, was_seeder)
+                }
+                None => match self.insert_peer(t, &key, a.seeder, tk) {
+                    Some(i) => (i, false),
+                    None => {
+                        self.drop_if_unused(t);
+                        // Reclaim expired peers everywhere, then try once more.
+                        if !swept && self.pressure_sweep(now) {
+                            swept = true;
+                            continue;
+                        }
+                        return Err(Refusal::Full);
+                    }
+                },
+            };
+            if a.event == Event::Completed && !was_seeder {
+                self.bump_downloaded(t);
+            }
+            self.select(t, key.family, Some(pos), a, sel);
+            return Ok(self.counts(t));
+        }
+    }
+
+    /// Forgets peers idle for longer than the timeout and frees torrents left
+    /// empty (keeping their completed count unless the table is nearly full).
+    pub fn sweep(&mut self, now: u32) -> Swept {
+        let tk = tick(now);
+        let mut swept = Swept::default();
+        let pressure = self.torrents.len() >= self.max_torrents - self.max_torrents / 8;
+        for t in (0..self.torrents.len()).rev() {
+            for family in [Family::V4, Family::V6] {
+                swept.peers += self.expire_block(t, family, tk);
+            }
+            let torrent = &self.torrents[t];
+            if torrent.lists == [NONE, NONE] && (torrent.downloaded == 0 || pressure) {
+                self.remove_torrent(t);
+                swept.torrents += 1;
+            }
+        }
+        swept
+    }
+
+    // ---- torrents -------------------------------------------------------
+
+    fn home(&self, hash: &InfoHash) -> usize {
+        let mut h = fnv::FnvHasher::with_key(self.hash_seed);
+        h.write(hash);
+        h.finish() as usize & self.mask
+    }
+
+    /// The index slot where `hash` is or would go, and its torrent if stored.
+    fn find(&self, hash: &InfoHash) -> (usize, Option<usize>) {
+        let mut s = self.home(hash);
+        loop {
+            match self.index[s] {
+                0 => return (s, None),
+                v if self.torrents[(v - 1) as usize].hash == *hash => {
+                    return (s, Some((v - 1) as usize))
+                }
+                _ => s = (s + 1) & self.mask,
+            }
+        }
+    }
+
+    fn insert_torrent(&mut self, mut slot: usize, hash: &InfoHash, now: u32) -> Result<usize, Refusal> {
+        if self.torrents.len() >= self.max_torrents {
+            self.pressure_sweep(now);
+            if self.torrents.len() >= self.max_torrents {
+                return Err(Refusal::Full);
+            }
+            slot = self.find(hash).0;
+        }
+        Ok(self.push_torrent(slot, hash))
+    }
+
+    fn push_torrent(&mut self, slot: usize, hash: &InfoHash) -> usize {
+        let t = self.torrents.len();
+        self.torrents.push(Torrent {
+            hash: *hash,
+            downloaded: 0,
+            lists: [NONE, NONE],
+        });
+        self.index[slot] = t as u32 + 1;
+        t
+    }
+
+    fn remove_torrent(&mut self, t: usize) {
+        for family in [Family::V4, Family::V6] {
+            let off = self.torrents[t].lists[family as usize];
+            if off != NONE {
+                self.free_block(off as usize);
+            }
+        }
+        let (slot, _) = self.find(&self.torrents[t].hash);
+        self.unlink_slot(slot);
+        let last = self.torrents.len() - 1;
+        if t != last {
+            // The last torrent moves into t: repoint its index slot and blocks.
+            let (moved_slot, _) = self.find(&self.torrents[last].hash);
+            self.index[moved_slot] = t as u32 + 1;
+            for off in self.torrents[last].lists {
+                if off != NONE {
+                    self.arena[off as usize] = t as u32;
+                }
+            }
+        }
+        self.torrents.swap_remove(t);
+    }
+
+    /// Backward-shift deletion for linear probing: no tombstones needed.
+    fn unlink_slot(&mut self, mut hole: usize) {
+        self.index[hole] = 0;
+        let mut j = hole;
+        loop {
+            j = (j + 1) & self.mask;
+            let v = self.index[j];
+            if v == 0 {
+                return;
+            }
+            let home = self.home(&self.torrents[(v - 1) as usize].hash);
+            // Move the entry back if its home is not cyclically within (hole, j].
+            let stays = if hole <= j {
+                hole < home && home <= j
+            } else {
+                hole < home || home <= j
+            };
+            if !stays {
+                self.index[hole] = v;
+                self.index[j] = 0;
+                hole = j;
+            }
+        }
+    }
+
+    fn bump_downloaded(&mut self, t: usize) {
+        let d = &mut self.torrents[t].downloaded;
+        *d = d.saturating_add(1);
+    }
+
+    fn counts(&self, t: usize) -> Counts {
+        let mut c = Counts {
+            downloaded: self.torrents[t].downloaded,
+            ..Counts::default()
+        };
+        for off in self.torrents[t].lists {
+            if off != NONE {
+                let (len, seeds) = self.len_seeds(off as usize);
+                c.seeders += seeds;
+                c.leechers += len - seeds;
+            }
+        }
+        c
+    }
+
+    /// Sweeps because a table is full, at most once per `PRESSURE_SWEEP_GAP`
+    /// seconds so a full tracker does not sweep on every announce. Returns
+    /// whether it swept. Torrent positions change: callers re-find theirs.
+    fn pressure_sweep(&mut self, now: u32) -> bool {
+        let due = match self.last_pressure_sweep {
+            Some(last) => now.wrapping_sub(last) >= PRESSURE_SWEEP_GAP,
+            None => true,
+        };
+        if due {
+            self.last_pressure_sweep = Some(now);
+            self.sweep(now);
+        }
+        due
+    }
+
+    /// Frees a torrent that holds no peers and no completed count.
+    fn drop_if_unused(&mut self, t: usize) {
+        let torrent = &self.torrents[t];
+        if torrent.lists == [NONE, NONE] && torrent.downloaded == 0 {
+            self.remove_torrent(t);
+        }
+    }
+
+    // ---- blocks ---------------------------------------------------------
+
+    fn len_seeds(&self, off: usize) -> (u32, u32) {
+        let w = self.arena[off + 2];
+        (w & 0xFFFF, w >> 16)
+    }
+
+    fn set_len_seeds(&mut self, off: usize, len: u32, seeds: u32) {
+        self.arena[off + 2] = len | (seeds << 16);
+    }
+
+    fn cap(&self, off: usize) -> u32 {
+        self.arena[off + 1] & !FAMILY_BIT
+    }
+
+    fn seeds(&self, t: usize, family: Family) -> usize {
+        match self.torrents[t].lists[family as usize] {
+            NONE => 0,
+            off => self.len_seeds(off as usize).1 as usize,
+        }
+    }
+
+    fn block_words(cap: u32, family: Family) -> usize {
+        HEADER + cap as usize * family.words()
+    }
+
+    fn entry(&self, off: usize, family: Family, i: usize) -> usize {
+        off + HEADER + i * family.words()
+    }
+
+    fn alloc(&mut self, words: usize) -> Option<usize> {
+        if self.arena.len() - self.bump < words {
+            // Compact only when it frees a worthwhile amount, so that a nearly
+            // full arena does not compact on every announce.
+            let worthwhile = words.max(self.arena.len() / 16);
+            if self.garbage < worthwhile {
+                return None;
+            }
+            self.compact();
+            if self.arena.len() - self.bump < words {
+                return None;
+            }
+        }
+        let off = self.bump;
+        self.bump += words;
+        Some(off)
+    }
+
+    fn new_block(&mut self, t: usize, family: Family, cap: u32) -> Option<usize> {
+        let off = self.alloc(Self::block_words(cap, family))?;
+        self.arena[off] = t as u32;
+        self.arena[off + 1] = cap | if family == Family::V6 { FAMILY_BIT } else { 0 };
+        self.arena[off + 2] = 0;
+        Some(off)
+    }
+
+    fn free_block(&mut self, off: usize) {
+        let family = if self.arena[off + 1] & FAMILY_BIT != 0 {
+            Family::V6
+        } else {
+            Family::V4
+        };
+        let words = Self::block_words(self.cap(off), family);
+        self.arena[off] = FREE;
+        self.arena[off + 1] = words as u32;
+        self.garbage += words;
+    }
+
+    /// Slides live blocks to the front of the arena, trimming each to its
+    /// length plus a quarter, and repoints their torrents.
+    fn compact(&mut self) {
+        let mut read = 0;
+        let mut write = 0;
+        while read < self.bump {
+            let owner = self.arena[read];
+            if owner == FREE {
+                read += self.arena[read + 1] as usize;
+                continue;
+            }
+            let family = if self.arena[read + 1] & FAMILY_BIT != 0 {
+                Family::V6
+            } else {
+                Family::V4
+            };
+            let cap = self.cap(read);
+            let (len, _) = self.len_seeds(read);
+            let new_cap = (len + len / 4).clamp(1, cap);
+            let keep = Self::block_words(len, family);
+            self.arena.copy_within(read..read + keep, write);
+            self.arena[write + 1] = new_cap | (self.arena[write + 1] & FAMILY_BIT);
+            self.torrents[owner as usize].lists[family as usize] = write as u32;
+            read += Self::block_words(cap, family);
+            write += Self::block_words(new_cap, family);
+        }
+        self.bump = write;
+        self.garbage = 0;
+        self.compactions += 1;
+    }
+
+    // ---- peers ----------------------------------------------------------
+
+    fn find_peer(&self, t: usize, key: &PeerKey) -> Option<usize> {
+        let off = self.torrents[t].lists[key.family as usize];
+        if off == NONE {
+            return None;
+        }
+        let off = off as usize;
+        let (len, _) = self.len_seeds(off);
+        let wpp = key.family.words();
+        let addr = key.addr_words();
+        let start = off + HEADER;
+        self.arena[start..start + len as usize * wpp]
+            .chunks_exact(wpp)
+            .position(|e| &e[..wpp - 1] == addr && (e[wpp - 1] >> 16) as u16 == key.port)
+    }
+
+    fn is_expired(&self, t: usize, family: Family, i: usize, tk: u16) -> bool {
+        let off = self.torrents[t].lists[family as usize] as usize;
+        let at = self.entry(off, family, i) + family.words() - 1;
+        tk.wrapping_sub(self.arena[at] as u16) > self.timeout_ticks
+    }
+
+    fn write_peer(&mut self, t: usize, family: Family, i: usize, key: &PeerKey, tk: u16) {
+        let off = self.torrents[t].lists[family as usize] as usize;
+        let at = self.entry(off, family, i);
+        let wpp = family.words();
+        self.arena[at..at + wpp - 1].copy_from_slice(key.addr_words());
+        self.arena[at + wpp - 1] = (u32::from(key.port) << 16) | u32::from(tk);
+    }
+
+    fn move_entry(&mut self, off: usize, family: Family, from: usize, to: usize) {
+        if from != to {
+            let src = self.entry(off, family, from);
+            let dst = self.entry(off, family, to);
+            self.arena.copy_within(src..src + family.words(), dst);
+        }
+    }
+
+    fn swap_entries(&mut self, off: usize, family: Family, a: usize, b: usize) {
+        for k in 0..family.words() {
+            self.arena.swap(self.entry(off, family, a) + k, self.entry(off, family, b) + k);
+        }
+    }
+
+    /// Moves peer `i` across the seeder/leecher boundary if its state changed;
+    /// returns its new position.
+    fn set_seeder(&mut self, t: usize, family: Family, i: usize, seeder: bool) -> usize {
+        let off = self.torrents[t].lists[family as usize] as usize;
+        let (len, seeds) = self.len_seeds(off);
+        let s = seeds as usize;
+        match (i < s, seeder) {
+            (false, true) => {
+                self.swap_entries(off, family, i, s);
+                self.set_len_seeds(off, len, seeds + 1);
+                s
+            }
+            (true, false) => {
+                self.swap_entries(off, family, i, s - 1);
+                self.set_len_seeds(off, len, seeds - 1);
+                s - 1
+            }
+            _ => i,
+        }
+    }
+
+    fn remove_peer(&mut self, t: usize, family: Family, i: usize) {
+        let off = self.torrents[t].lists[family as usize] as usize;
+        let (len, seeds) = self.len_seeds(off);
+        let (last, s) = (len as usize - 1, seeds as usize);
+        if i < s {
+            // Keep the partition: last seeder fills the hole, last peer fills its place.
+            self.move_entry(off, family, s - 1, i);
+            self.move_entry(off, family, last, s - 1);
+            self.set_len_seeds(off, len - 1, seeds - 1);
+        } else {
+            self.move_entry(off, family, last, i);
+            self.set_len_seeds(off, len - 1, seeds);
+        }
+        if len == 1 {
+            self.free_block(off);
+            self.torrents[t].lists[family as usize] = NONE;
+        }
+    }
+
+    fn oldest_peer(&self, off: usize, family: Family, tk: u16) -> usize {
+        let (len, _) = self.len_seeds(off);
+        let wpp = family.words();
+        let start = off + HEADER;
+        self.arena[start..start + len as usize * wpp]
+            .chunks_exact(wpp)
+            .enumerate()
+            .max_by_key(|(_, e)| tk.wrapping_sub(e[wpp - 1] as u16))
+            .map_or(0, |(i, _)| i)
+    }
+
+    /// Adds a peer and returns its position; `None` when not even one more
+    /// peer fits in the arena.
+    fn insert_peer(&mut self, t: usize, key: &PeerKey, seeder: bool, tk: u16) -> Option<usize> {
+        let family = key.family;
+        let off = self.room_for_one(t, family, tk)?;
+        let (len, seeds) = self.len_seeds(off);
+        let pos = if seeder {
+            // The first leecher moves to the end; the new seeder takes its place.
+            self.move_entry(off, family, seeds as usize, len as usize);
+            self.set_len_seeds(off, len + 1, seeds + 1);
+            seeds as usize
+        } else {
+            self.set_len_seeds(off, len + 1, seeds);
+            len as usize
+        };
+        self.write_peer(t, family, pos, key, tk);
+        Some(pos)
+    }
+
+    /// Makes room for one more peer in a torrent's block: a new block, a
+    /// larger block, or (full torrent or full arena) its own expired peers
+    /// dropped, else its oldest peer replaced. Returns the block's offset.
+    fn room_for_one(&mut self, t: usize, family: Family, tk: u16) -> Option<usize> {
+        let f = family as usize;
+        if self.torrents[t].lists[f] != NONE {
+            let off = self.torrents[t].lists[f] as usize;
+            let (len, _) = self.len_seeds(off);
+            if len < self.cap(off) {
+                return Some(off);
+            }
+            self.expire_block(t, family, tk);
+        }
+        let off = self.torrents[t].lists[f];
+        if off == NONE {
+            let block = self.new_block(t, family, INITIAL_CAP.min(self.max_peers))?;
+            self.torrents[t].lists[f] = block as u32;
+            return Some(block);
+        }
+        let off = off as usize;
+        let (len, _) = self.len_seeds(off);
+        let cap = self.cap(off);
+        if len < cap {
+            return Some(off);
+        }
+        if len < self.max_peers {
+            let new_cap = (cap + cap / 2).max(cap + 1).min(self.max_peers);
+            if let Some(new) = self.new_block(t, family, new_cap) {
+                // Allocation may have compacted the arena and moved the old block.
+                let old = self.torrents[t].lists[f] as usize;
+                let words = len as usize * family.words();
+                self.arena.copy_within(old + 2..old + HEADER + words, new + 2);
+                self.free_block(old);
+                self.torrents[t].lists[f] = new as u32;
+                return Some(new);
+            }
+        }
+        let off = self.torrents[t].lists[f] as usize;
+        let oldest = self.oldest_peer(off, family, tk);
+        self.remove_peer(t, family, oldest);
+        match self.torrents[t].lists[f] {
+            // It held a single peer and its block went with it.
+            NONE => {
+                let block = self.new_block(t, family, 1)?;
+                self.torrents[t].lists[f] = block as u32;
+                Some(block)
+            }
+            off => Some(off as usize),
+        }
+    }
+
+    /// Drops timed-out peers from one block, keeping seeders first.
+    fn expire_block(&mut self, t: usize, family: Family, tk: u16) -> usize {
+        let off = self.torrents[t].lists[family as usize];
+        if off == NONE {
+            return 0;
+        }
+        let off = off as usize;
+        let (len, seeds) = self.len_seeds(off);
+        let wpp = family.words();
+        let mut write = 0usize;
+        let mut new_seeds = 0u32;
+        for i in 0..len as usize {
+            let at = self.entry(off, family, i);
+            let age = tk.wrapping_sub(self.arena[at + wpp - 1] as u16);
+            if age <= self.timeout_ticks {
+                self.move_entry(off, family, i, write);
+                write += 1;
+                if i < seeds as usize {
+                    new_seeds += 1;
+                }
+            }
+        }
+        let removed = len as usize - write;
+        if write == 0 {
+            self.free_block(off);
+            self.torrents[t].lists[family as usize] = NONE;
+        } else {
+            self.set_len_seeds(off, write as u32, new_seeds);
+        }
+        removed
+    }
+
+    // ---- selection ------------------------------------------------------
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64*: cheap, and good enough to spread peer selections.
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn select(&mut self, t: usize, family: Family, me: Option<usize>, a: &Announce, sel: &mut Selection) {
+        let mut want = a.numwant.min(MAX_NUMWANT);
+        let other = match family {
+            Family::V4 => Family::V6,
+            Family::V6 => Family::V4,
+        };
+        want -= self.select_from(t, family, me, a.seeder, want, sel);
+        if a.other_family && want > 0 {
+            self.select_from(t, other, None, a.seeder, want, sel);
+        }
+    }
+
+    /// Copies up to `want` peers of one family into `sel`, starting at a random
+    /// point; a seeder gets only leechers. Returns how many were copied.
+    fn select_from(
+        &mut self,
+        t: usize,
+        family: Family,
+        me: Option<usize>,
+        seeder: bool,
+        want: usize,
+        sel: &mut Selection,
+    ) -> usize {
+        let off = self.torrents[t].lists[family as usize];
+        if off == NONE || want == 0 {
+            return 0;
+        }
+        let off = off as usize;
+        let (len, seeds) = self.len_seeds(off);
+        let lo = if seeder { seeds as usize } else { 0 };
+        let n = len as usize - lo;
+        let me = me.filter(|&m| m >= lo);
+        let avail = n - usize::from(me.is_some());
+        let take = want.min(avail);
+        let start = if avail <= want {
+            0
+        } else {
+            (self.next_random() % n as u64) as usize
+        };
+        let mut taken = 0;
+        let mut i = start;
+        while taken < take {
+            let idx = lo + i;
+            i = if i + 1 == n { 0 } else { i + 1 };
+            if Some(idx) == me {
+                continue;
+            }
+            let at = self.entry(off, family, idx);
+            let wpp = family.words();
+            let port = ((self.arena[at + wpp - 1] >> 16) as u16).to_be_bytes();
+            match family {
+                Family::V4 => {
+                    let ip = self.arena[at].to_ne_bytes();
+                    let rec = [ip[0], ip[1], ip[2], ip[3], port[0], port[1]];
+                    if sel.v4.push(rec).is_err() {
+                        break;
+                    }
+                }
+                Family::V6 => {
+                    let mut rec = [0u8; 18];
+                    for k in 0..4 {
+                        rec[k * 4..k * 4 + 4].copy_from_slice(&self.arena[at + k].to_ne_bytes());
+                    }
+                    rec[16..].copy_from_slice(&port);
+                    if sel.v6.push(rec).is_err() {
+                        break;
+                    }
+                }
+            }
+            taken += 1;
+        }
+        taken
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn limits(mem: usize, torrents: usize, peers: u32) -> Limits {
+        Limits {
+            max_memory: mem,
+            max_torrents: Some(torrents),
+            max_peers_per_torrent: peers,
+            peer_timeout: 2700,
+        }
+    }
+
+    fn ann(hash: u8, ip: [u8; 4], port: u16, seeder: bool, event: Event) -> Announce {
+        Announce {
+            info_hash: [hash; 20],
+            ip: IpAddr::V4(Ipv4Addr::from(ip)),
+            port,
+            seeder,
+            event,
+            numwant: 50,
+            other_family: false,
+        }
+    }
+
+    #[test]
+    fn first_announce_creates_torrent_and_excludes_requester() {
+        let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
+        let mut sel = Selection::default();
+        let c = s.announce(&ann(1, [10, 0, 0, 1], 6881, false, Event::Started), 0, &mut sel).unwrap();
+        assert_eq!(c, Counts { seeders: 0, leechers: 1, downloaded: 0 });
+        assert!(sel.v4.is_empty());
+        let c = s.announce(&ann(1, [10, 0, 0, 2], 6882, true, Event::Started), 0, &mut sel).unwrap();
+        assert_eq!(c, Counts { seeders: 1, leechers: 1, downloaded: 0 });
+        assert_eq!(sel.v4.as_slice(), &[[10, 0, 0, 1, 0x1a, 0xe1]]);
+        // A leecher re-announcing sees the seeder, never itself.
+        s.announce(&ann(1, [10, 0, 0, 1], 6881, false, Event::None), 0, &mut sel).unwrap();
+        assert_eq!(sel.v4.as_slice(), &[[10, 0, 0, 2, 0x1a, 0xe2]]);
+        assert_eq!(s.torrent_count(), 1);
+    }
+
+    #[test]
+    fn peers_are_keyed_by_ip_and_port() {
+        let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
+        let mut sel = Selection::default();
+        for _ in 0..3 {
+            s.announce(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel).unwrap();
+        }
+        let c = s.announce(&ann(1, [10, 0, 0, 1], 2, false, Event::None), 0, &mut sel).unwrap();
+        assert_eq!(c.leechers, 2);
+    }
+
+    #[test]
+    fn completed_counts_once_and_moves_peer_to_seeders() {
+        let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
+        let mut sel = Selection::default();
+        s.announce(&ann(1, [10, 0, 0, 1], 1, false, Event::Started), 0, &mut sel).unwrap();
+        let c = s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::Completed), 0, &mut sel).unwrap();
+        assert_eq!(c, Counts { seeders: 1, leechers: 0, downloaded: 1 });
+        let c = s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::Completed), 0, &mut sel).unwrap();
+        assert_eq!(c.downloaded, 1, "a repeated completed from a seeder is not a new download");
+    }
+
+    #[test]
+    fn stopped_event_removes_peer_and_frees_empty_torrent() {
+        let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
+        let mut sel = Selection::default();
+        s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::Started), 0, &mut sel).unwrap();
+        let c = s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::Stopped), 0, &mut sel).unwrap();
+        assert_eq!(c, Counts::default());
+        assert_eq!(s.torrent_count(), 0);
+        // Stopped for an unknown torrent creates nothing.
+        s.announce(&ann(2, [10, 0, 0, 1], 1, true, Event::Stopped), 0, &mut sel).unwrap();
+        assert_eq!(s.torrent_count(), 0);
+    }
+
+    #[test]
+    fn seeders_get_only_leechers() {
+        let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
+        let mut sel = Selection::default();
+        s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::None), 0, &mut sel).unwrap();
+        s.announce(&ann(1, [10, 0, 0, 2], 1, false, Event::None), 0, &mut sel).unwrap();
+        s.announce(&ann(1, [10, 0, 0, 3], 1, true, Event::None), 0, &mut sel).unwrap();
+        assert_eq!(sel.v4.as_slice(), &[[10, 0, 0, 2, 0, 1]]);
+    }
+
+    #[test]
+    fn numwant_limits_and_selection_is_distinct() {
+        let mut s = Swarm::new(limits(1 << 20, 64, 1000), 7).unwrap();
+        let mut sel = Selection::default();
+        for i in 0..300u16 {
+            let ip = [10, 0, (i >> 8) as u8, i as u8];
+            s.announce(&ann(1, ip, 1000 + i, false, Event::None), 0, &mut sel).unwrap();
+        }
+        let mut a = ann(1, [10, 0, 0, 5], 1005, false, Event::None);
+        a.numwant = 200;
+        s.announce(&a, 0, &mut sel).unwrap();
+        assert_eq!(sel.v4.len(), 200);
+        let mut seen: Vec<_> = sel.v4.iter().collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 200);
+        assert!(!sel.v4.contains(&[10, 0, 0, 5, 0x03, 0xed]));
+        a.numwant = 0;
+        s.announce(&a, 0, &mut sel).unwrap();
+        assert!(sel.v4.is_empty());
+    }
+
+    #[test]
+    fn ipv6_peers_are_separate_and_optionally_shared() {
+        let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
+        let mut sel = Selection::default();
+        s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::None), 0, &mut sel).unwrap();
+        let mut six = ann(1, [0; 4], 2, false, Event::None);
+        six.ip = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        let c = s.announce(&six, 0, &mut sel).unwrap();
+        assert_eq!(c, Counts { seeders: 1, leechers: 1, downloaded: 0 });
+        assert!(sel.v4.is_empty() && sel.v6.is_empty());
+        six.other_family = true;
+        s.announce(&six, 0, &mut sel).unwrap();
+        assert_eq!(sel.v4.as_slice(), &[[10, 0, 0, 1, 0, 1]]);
+        let mut four = ann(1, [10, 0, 0, 1], 1, false, Event::None);
+        four.other_family = true;
+        s.announce(&four, 0, &mut sel).unwrap();
+        let mut expect = [0u8; 18];
+        expect[15] = 1;
+        expect[17] = 2;
+        assert_eq!(sel.v6.as_slice(), &[expect]);
+    }
+
+    #[test]
+    fn expiry_frees_peers_and_torrents() {
+        let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
+        let mut sel = Selection::default();
+        s.announce(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel).unwrap();
+        s.announce(&ann(2, [10, 0, 0, 1], 1, false, Event::None), 2000, &mut sel).unwrap();
+        assert_eq!(s.sweep(2700), Swept::default());
+        assert_eq!(s.sweep(2800), Swept { peers: 1, torrents: 1 });
+        assert_eq!(s.torrent_count(), 1);
+        assert_eq!(s.scrape(&[2; 20]).leechers, 1);
+        assert_eq!(s.sweep(5000), Swept { peers: 1, torrents: 1 });
+        assert_eq!(s.torrent_count(), 0);
+        assert_eq!(s.bump - s.garbage, 0, "all arena space is garbage once empty");
+    }
+
+    #[test]
+    fn full_torrent_replaces_its_oldest_peer() {
+        let mut s = Swarm::new(limits(1 << 20, 64, 3), 1).unwrap();
+        let mut sel = Selection::default();
+        for (i, now) in [(1u8, 100u32), (2, 0), (3, 200)] {
+            s.announce(&ann(1, [10, 0, 0, i], 1, false, Event::None), now, &mut sel).unwrap();
+        }
+        let c = s.announce(&ann(1, [10, 0, 0, 4], 1, false, Event::None), 300, &mut sel).unwrap();
+        assert_eq!(c.leechers, 3);
+        let mut got: Vec<u8> = sel.v4.iter().map(|r| r[3]).collect();
+        got.sort();
+        assert_eq!(got, vec![1, 3], "peer 2 (oldest) was replaced");
+    }
+
+    #[test]
+    fn full_table_refuses_new_torrents_until_expiry_frees_room() {
+        let mut s = Swarm::new(limits(1 << 20, 2, 10), 1).unwrap();
+        let mut sel = Selection::default();
+        s.announce(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel).unwrap();
+        s.announce(&ann(2, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel).unwrap();
+        let r = s.announce(&ann(3, [10, 0, 0, 1], 1, false, Event::None), 10, &mut sel);
+        assert_eq!(r, Err(Refusal::Full));
+        assert_eq!(s.torrent_count(), 2);
+        // Existing torrents keep working while full.
+        assert!(s.announce(&ann(1, [10, 0, 0, 2], 1, false, Event::None), 10, &mut sel).is_ok());
+        // Once torrent 2's peer expires the new torrent fits.
+        s.announce(&ann(1, [10, 0, 0, 2], 1, false, Event::None), 3000, &mut sel).unwrap();
+        s.announce(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 3000, &mut sel).unwrap();
+        let r = s.announce(&ann(3, [10, 0, 0, 1], 1, false, Event::None), 3000, &mut sel);
+        assert!(r.is_ok());
+        assert_eq!(s.scrape(&[2; 20]), Counts::default());
+    }
+
+    #[test]
+    fn arena_never_exceeds_cap_and_compaction_keeps_peers() {
+        // Tiny arena: forces compaction and peer replacement.
+        let mut s = Swarm::new(limits(64 * 1024, 256, 1000), 3).unwrap();
+        let cap = s.capacity();
+        assert!(cap.bytes <= 64 * 1024);
+        let mut sel = Selection::default();
+        let mut ok = 0;
+        for i in 0..20_000u32 {
+            let a = ann((i % 200) as u8, (i / 7).to_be_bytes(), 1 + (i % 5) as u16, i % 3 == 0, Event::None);
+            if s.announce(&a, i / 100, &mut sel).is_ok() {
+                ok += 1;
+            }
+            assert!(s.bump <= s.arena.len());
+        }
+        assert!(ok > 0);
+        assert!(s.compactions() > 0);
+        check_invariants(&s);
+    }
+
+    fn check_invariants(s: &Swarm) {
+        let mut live = 0;
+        for (t, torrent) in s.torrents.iter().enumerate() {
+            assert_eq!(s.find(&torrent.hash).1, Some(t));
+            for (f, &off) in torrent.lists.iter().enumerate() {
+                if off != NONE {
+                    let off = off as usize;
+                    assert_eq!(s.arena[off] as usize, t, "block owner");
+                    assert_eq!((s.arena[off + 1] & FAMILY_BIT != 0) as usize, f);
+                    let (len, seeds) = s.len_seeds(off);
+                    assert!(len >= 1 && seeds <= len && len <= s.cap(off));
+                    assert!(len <= s.max_peers);
+                    let family = if f == 0 { Family::V4 } else { Family::V6 };
+                    live += Swarm::block_words(s.cap(off), family);
+                }
+            }
+        }
+        assert_eq!(live + s.garbage, s.bump, "every arena word is live or garbage");
+        let occupied = s.index.iter().filter(|&&v| v != 0).count();
+        assert_eq!(occupied, s.torrents.len());
+    }
+
+    /// Random operations checked against a plain model: counts match contents,
+    /// capacity is never exceeded, expiry frees everything.
+    #[test]
+    fn store_matches_model_under_random_operations() {
+        // 512 torrent slots (20 KiB of tables) and an 8192-word arena: small
+        // enough that blocks are compacted many times over the run.
+        let mut s = Swarm::new(limits(20480 + 32768, 512, 64), 11).unwrap();
+        let mut model: HashMap<(u8, u8, u16), (bool, u32)> = HashMap::new();
+        let mut downloaded: HashMap<u8, u32> = HashMap::new();
+        let mut sel = Selection::default();
+        let mut x = 0x1234_5678u64;
+        let mut now = 0u32;
+        for step in 0..40_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            now += (x % 3) as u32;
+            let hash = (x >> 8) as u8 % 16;
+            let host = (x >> 16) as u8 % 12;
+            let port = 1 + (x >> 24) as u16 % 2;
+            let seeder = (x >> 32) % 2 == 0;
+            let event = match (x >> 40) % 10 {
+                0 => Event::Stopped,
+                1 => Event::Completed,
+                _ => Event::None,
+            };
+            let six = (x >> 48) % 4 == 0;
+            let mut a = ann(hash, [192, 0, 2, host], port, seeder, event);
+            if six {
+                a.ip = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(host)));
+            }
+            let key = (hash, host | if six { 0x80 } else { 0 }, port);
+            let c = s.announce(&a, now, &mut sel).unwrap();
+            // Model: expire, then apply.
+            model.retain(|_, (_, at)| now / TICK_SECS - *at / TICK_SECS <= s.timeout_ticks as u32);
+            let prev = model.get(&key).copied();
+            if event == Event::Completed && !matches!(prev, Some((true, _))) {
+                *downloaded.entry(hash).or_default() += 1;
+            }
+            if event == Event::Stopped {
+                model.remove(&key);
+            } else {
+                model.insert(key, (seeder, now));
+            }
+            let seeds = model.iter().filter(|(k, v)| k.0 == hash && v.0).count() as u32;
+            let leech = model.iter().filter(|(k, v)| k.0 == hash && !v.0).count() as u32;
+            // The store expires lazily (on sweep); compare after a sweep every so often.
+            if step % 97 == 0 {
+                s.sweep(now);
+                let c = s.scrape(&[hash; 20]);
+                assert_eq!((c.seeders, c.leechers), (seeds, leech), "step {step}");
+                check_invariants(&s);
+            }
+            assert_eq!(c.downloaded, downloaded.get(&hash).copied().unwrap_or(0));
+        }
+        s.sweep(now + 10_000);
+        assert!(s.compactions() > 10, "the run must exercise compaction");
+        let with_downloads = downloaded.values().filter(|&&d| d > 0).count();
+        assert_eq!(s.torrent_count(), with_downloads, "only torrents with downloads stay");
+        assert_eq!(s.totals().0 + s.totals().1, 0);
+        check_invariants(&s);
+    }
+}

@@ -1,0 +1,156 @@
+//! Wire formats: parse and emit bytes, nothing else. No sockets, no state,
+//! no allocation — every function works on caller-supplied buffers.
+
+pub mod bencode;
+pub mod http;
+pub mod query;
+pub mod udp;
+
+/// The output buffer was too small for what was being written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow;
+
+/// An append-only cursor over a caller-owned byte buffer.
+///
+/// Responses are built in fixed buffers so that answering a request never
+/// allocates; a write that does not fit fails with [`Overflow`] and leaves
+/// the bytes written so far in place.
+pub struct Writer<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> Writer<'a> {
+    /// Starts writing at the beginning of `buf`.
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Writer { buf, len: 0 }
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing has been written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes still free.
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.len
+    }
+
+    /// The bytes written so far.
+    pub fn written(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Appends `bytes`, or fails without writing anything.
+    pub fn put(&mut self, bytes: &[u8]) -> Result<(), Overflow> {
+        let end = self.len.checked_add(bytes.len()).ok_or(Overflow)?;
+        let dst = self.buf.get_mut(self.len..end).ok_or(Overflow)?;
+        dst.copy_from_slice(bytes);
+        self.len = end;
+        Ok(())
+    }
+
+    /// Appends `n` in decimal.
+    pub fn put_dec(&mut self, n: u64) -> Result<(), Overflow> {
+        let mut tmp = [0u8; 20];
+        self.put(dec(n, &mut tmp))
+    }
+
+    /// Appends a big-endian u16.
+    pub fn put_u16(&mut self, n: u16) -> Result<(), Overflow> {
+        self.put(&n.to_be_bytes())
+    }
+
+    /// Appends a big-endian u32.
+    pub fn put_u32(&mut self, n: u32) -> Result<(), Overflow> {
+        self.put(&n.to_be_bytes())
+    }
+
+    /// Appends a big-endian u64.
+    pub fn put_u64(&mut self, n: u64) -> Result<(), Overflow> {
+        self.put(&n.to_be_bytes())
+    }
+}
+
+/// Formats `n` in decimal into `tmp`, returning the digits.
+pub fn dec(mut n: u64, tmp: &mut [u8; 20]) -> &[u8] {
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &tmp[i..];
+        }
+    }
+}
+
+/// Appends `bytes` as upper-case hex.
+pub fn put_hex_upper(w: &mut Writer<'_>, bytes: &[u8]) -> Result<(), Overflow> {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in bytes {
+        w.put(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])?;
+    }
+    Ok(())
+}
+
+/// Parses 40 hex digits (any case) into a 20-byte hash.
+pub fn parse_hex20(text: &[u8]) -> Option<[u8; 20]> {
+    if text.len() != 40 {
+        return None;
+    }
+    let mut out = [0u8; 20];
+    for (i, pair) in text.chunks_exact(2).enumerate() {
+        out[i] = (hex_val(pair[0])? << 4) | hex_val(pair[1])?;
+    }
+    Some(out)
+}
+
+/// The value of one hex digit.
+pub fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writer_refuses_overflow_and_keeps_what_fit() {
+        let mut buf = [0u8; 5];
+        let mut w = Writer::new(&mut buf);
+        assert_eq!(w.put(b"abc"), Ok(()));
+        assert_eq!(w.put(b"def"), Err(Overflow));
+        assert_eq!(w.written(), b"abc");
+        assert_eq!(w.remaining(), 2);
+    }
+
+    #[test]
+    fn decimal_formatting() {
+        let mut t = [0u8; 20];
+        assert_eq!(dec(0, &mut t), b"0");
+        assert_eq!(dec(1800, &mut t), b"1800");
+        assert_eq!(dec(u64::MAX, &mut t), b"18446744073709551615");
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        let h = parse_hex20(b"0123456789abcdefABCDEF0123456789abcdef01").unwrap();
+        let mut buf = [0u8; 40];
+        let mut w = Writer::new(&mut buf);
+        put_hex_upper(&mut w, &h).unwrap();
+        assert_eq!(w.written(), b"0123456789ABCDEFABCDEF0123456789ABCDEF01");
+        assert_eq!(parse_hex20(b"0123"), None);
+        assert_eq!(parse_hex20(b"g123456789abcdefABCDEF0123456789abcdef01"), None);
+    }
+}
