@@ -1143,15 +1143,18 @@ mod tests {
     /// capacity is never exceeded, expiry frees everything.
     #[test]
     fn store_matches_model_under_random_operations() {
-        // 512 torrent slots (20 KiB of tables) and an 8192-word arena: small
+        // 512 torrent slots (20 KiB of tables) and a 4096-word arena: small
         // enough that blocks are compacted many times over the run.
-        let mut s = Swarm::new(limits(20480 + 32768, 512, 64), 11).unwrap();
+        // A short timeout keeps blocks emptying and refilling.
+        let mut lim = limits(20480 + 16384, 512, 64);
+        lim.peer_timeout = 300;
+        let mut s = Swarm::new(lim, 11).unwrap();
         let mut model: HashMap<(u8, u8, u16), (bool, u32)> = HashMap::new();
         let mut downloaded: HashMap<u8, u32> = HashMap::new();
         let mut sel = Selection::default();
         let mut x = 0x1234_5678u64;
         let mut now = 0u32;
-        for step in 0..40_000 {
+        for step in 0..80_000 {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
@@ -1195,7 +1198,7 @@ mod tests {
             assert_eq!(c.downloaded, downloaded.get(&hash).copied().unwrap_or(0));
         }
         s.sweep(now + 10_000);
-        assert!(s.compactions() > 10, "the run must exercise compaction");
+        assert!(s.compactions() >= 8, "the run must exercise compaction: {}", s.compactions());
         let with_downloads = downloaded.values().filter(|&&d| d > 0).count();
         assert_eq!(s.torrent_count(), with_downloads, "only torrents with downloads stay");
         assert_eq!(s.totals().0 + s.totals().1, 0);
