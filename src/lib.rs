@@ -1,7 +1,13 @@
 //! smoltracker: a small BitTorrent tracker with bounded memory.
 //!
-//! `wire` parses and emits bytes, `swarm` holds torrents and peers, and
-//! `server` runs the smol I/O loops on top of them.
+//! `wire` parses and emits bytes, `swarm` holds torrents and peers,
+//! `tracker` answers requests over them, and `server` runs the smol I/O
+//! loops on top.
 
-pub mod wire;
+pub mod config;
+pub mod connection_id;
+pub mod server;
+pub mod stats;
 pub mod swarm;
+pub mod tracker;
+pub mod wire;

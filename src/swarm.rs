@@ -256,7 +256,10 @@ impl Swarm {
             bump: 0,
             garbage: 0,
             max_peers: limits.max_peers_per_torrent,
-            timeout_ticks: limits.peer_timeout.div_ceil(TICK_SECS).min(u32::from(u16::MAX / 2)) as u16,
+            timeout_ticks: limits
+                .peer_timeout
+                .div_ceil(TICK_SECS)
+                .min(u32::from(u16::MAX / 2)) as u16,
             hash_seed: seed,
             rng: seed ^ 0x9E37_79B9_7F4A_7C15 | 1,
             last_pressure_sweep: None,
@@ -317,7 +320,9 @@ impl Swarm {
     pub fn set_downloaded(&mut self, hash: &InfoHash, downloaded: u32) -> bool {
         let t = match self.find(hash) {
             (_, Some(t)) => t,
-            (slot, None) if self.torrents.len() < self.max_torrents => self.push_torrent(slot, hash),
+            (slot, None) if self.torrents.len() < self.max_torrents => {
+                self.push_torrent(slot, hash)
+            }
             _ => return false,
         };
         self.torrents[t].downloaded = downloaded;
@@ -326,7 +331,12 @@ impl Swarm {
 
     /// Records an announce at `now` (seconds on any monotonic clock) and fills
     /// `sel` with peers for the reply (never the announcing peer itself).
-    pub fn announce(&mut self, a: &Announce, now: u32, sel: &mut Selection) -> Result<Counts, Refusal> {
+    pub fn announce(
+        &mut self,
+        a: &Announce,
+        now: u32,
+        sel: &mut Selection,
+    ) -> Result<Counts, Refusal> {
         sel.clear();
         let key = PeerKey::new(a.ip, a.port);
         let tk = tick(now);
@@ -420,7 +430,12 @@ impl Swarm {
         }
     }
 
-    fn insert_torrent(&mut self, mut slot: usize, hash: &InfoHash, now: u32) -> Result<usize, Refusal> {
+    fn insert_torrent(
+        &mut self,
+        mut slot: usize,
+        hash: &InfoHash,
+        now: u32,
+    ) -> Result<usize, Refusal> {
         if self.torrents.len() >= self.max_torrents {
             self.pressure_sweep(now);
             if self.torrents.len() >= self.max_torrents {
@@ -673,7 +688,10 @@ impl Swarm {
 
     fn swap_entries(&mut self, off: usize, family: Family, a: usize, b: usize) {
         for k in 0..family.words() {
-            self.arena.swap(self.entry(off, family, a) + k, self.entry(off, family, b) + k);
+            self.arena.swap(
+                self.entry(off, family, a) + k,
+                self.entry(off, family, b) + k,
+            );
         }
     }
 
@@ -778,7 +796,8 @@ impl Swarm {
                 // Allocation may have compacted the arena and moved the old block.
                 let old = self.torrents[t].lists[f] as usize;
                 let words = len as usize * family.words();
-                self.arena.copy_within(old + 2..old + HEADER + words, new + 2);
+                self.arena
+                    .copy_within(old + 2..old + HEADER + words, new + 2);
                 self.free_block(old);
                 self.torrents[t].lists[f] = new as u32;
                 return Some(new);
@@ -842,7 +861,14 @@ impl Swarm {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    fn select(&mut self, t: usize, family: Family, me: Option<usize>, a: &Announce, sel: &mut Selection) {
+    fn select(
+        &mut self,
+        t: usize,
+        family: Family,
+        me: Option<usize>,
+        a: &Announce,
+        sel: &mut Selection,
+    ) {
         let mut want = a.numwant.min(MAX_NUMWANT);
         let other = match family {
             Family::V4 => Family::V6,
@@ -948,14 +974,45 @@ mod tests {
     fn first_announce_creates_torrent_and_excludes_requester() {
         let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
         let mut sel = Selection::default();
-        let c = s.announce(&ann(1, [10, 0, 0, 1], 6881, false, Event::Started), 0, &mut sel).unwrap();
-        assert_eq!(c, Counts { seeders: 0, leechers: 1, downloaded: 0 });
+        let c = s
+            .announce(
+                &ann(1, [10, 0, 0, 1], 6881, false, Event::Started),
+                0,
+                &mut sel,
+            )
+            .unwrap();
+        assert_eq!(
+            c,
+            Counts {
+                seeders: 0,
+                leechers: 1,
+                downloaded: 0
+            }
+        );
         assert!(sel.v4.is_empty());
-        let c = s.announce(&ann(1, [10, 0, 0, 2], 6882, true, Event::Started), 0, &mut sel).unwrap();
-        assert_eq!(c, Counts { seeders: 1, leechers: 1, downloaded: 0 });
+        let c = s
+            .announce(
+                &ann(1, [10, 0, 0, 2], 6882, true, Event::Started),
+                0,
+                &mut sel,
+            )
+            .unwrap();
+        assert_eq!(
+            c,
+            Counts {
+                seeders: 1,
+                leechers: 1,
+                downloaded: 0
+            }
+        );
         assert_eq!(sel.v4.as_slice(), &[[10, 0, 0, 1, 0x1a, 0xe1]]);
         // A leecher re-announcing sees the seeder, never itself.
-        s.announce(&ann(1, [10, 0, 0, 1], 6881, false, Event::None), 0, &mut sel).unwrap();
+        s.announce(
+            &ann(1, [10, 0, 0, 1], 6881, false, Event::None),
+            0,
+            &mut sel,
+        )
+        .unwrap();
         assert_eq!(sel.v4.as_slice(), &[[10, 0, 0, 2, 0x1a, 0xe2]]);
         assert_eq!(s.torrent_count(), 1);
     }
@@ -965,9 +1022,12 @@ mod tests {
         let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
         let mut sel = Selection::default();
         for _ in 0..3 {
-            s.announce(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel).unwrap();
+            s.announce(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel)
+                .unwrap();
         }
-        let c = s.announce(&ann(1, [10, 0, 0, 1], 2, false, Event::None), 0, &mut sel).unwrap();
+        let c = s
+            .announce(&ann(1, [10, 0, 0, 1], 2, false, Event::None), 0, &mut sel)
+            .unwrap();
         assert_eq!(c.leechers, 2);
     }
 
@@ -975,23 +1035,54 @@ mod tests {
     fn completed_counts_once_and_moves_peer_to_seeders() {
         let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
         let mut sel = Selection::default();
-        s.announce(&ann(1, [10, 0, 0, 1], 1, false, Event::Started), 0, &mut sel).unwrap();
-        let c = s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::Completed), 0, &mut sel).unwrap();
-        assert_eq!(c, Counts { seeders: 1, leechers: 0, downloaded: 1 });
-        let c = s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::Completed), 0, &mut sel).unwrap();
-        assert_eq!(c.downloaded, 1, "a repeated completed from a seeder is not a new download");
+        s.announce(
+            &ann(1, [10, 0, 0, 1], 1, false, Event::Started),
+            0,
+            &mut sel,
+        )
+        .unwrap();
+        let c = s
+            .announce(
+                &ann(1, [10, 0, 0, 1], 1, true, Event::Completed),
+                0,
+                &mut sel,
+            )
+            .unwrap();
+        assert_eq!(
+            c,
+            Counts {
+                seeders: 1,
+                leechers: 0,
+                downloaded: 1
+            }
+        );
+        let c = s
+            .announce(
+                &ann(1, [10, 0, 0, 1], 1, true, Event::Completed),
+                0,
+                &mut sel,
+            )
+            .unwrap();
+        assert_eq!(
+            c.downloaded, 1,
+            "a repeated completed from a seeder is not a new download"
+        );
     }
 
     #[test]
     fn stopped_event_removes_peer_and_frees_empty_torrent() {
         let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
         let mut sel = Selection::default();
-        s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::Started), 0, &mut sel).unwrap();
-        let c = s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::Stopped), 0, &mut sel).unwrap();
+        s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::Started), 0, &mut sel)
+            .unwrap();
+        let c = s
+            .announce(&ann(1, [10, 0, 0, 1], 1, true, Event::Stopped), 0, &mut sel)
+            .unwrap();
         assert_eq!(c, Counts::default());
         assert_eq!(s.torrent_count(), 0);
         // Stopped for an unknown torrent creates nothing.
-        s.announce(&ann(2, [10, 0, 0, 1], 1, true, Event::Stopped), 0, &mut sel).unwrap();
+        s.announce(&ann(2, [10, 0, 0, 1], 1, true, Event::Stopped), 0, &mut sel)
+            .unwrap();
         assert_eq!(s.torrent_count(), 0);
     }
 
@@ -999,9 +1090,12 @@ mod tests {
     fn seeders_get_only_leechers() {
         let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
         let mut sel = Selection::default();
-        s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::None), 0, &mut sel).unwrap();
-        s.announce(&ann(1, [10, 0, 0, 2], 1, false, Event::None), 0, &mut sel).unwrap();
-        s.announce(&ann(1, [10, 0, 0, 3], 1, true, Event::None), 0, &mut sel).unwrap();
+        s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::None), 0, &mut sel)
+            .unwrap();
+        s.announce(&ann(1, [10, 0, 0, 2], 1, false, Event::None), 0, &mut sel)
+            .unwrap();
+        s.announce(&ann(1, [10, 0, 0, 3], 1, true, Event::None), 0, &mut sel)
+            .unwrap();
         assert_eq!(sel.v4.as_slice(), &[[10, 0, 0, 2, 0, 1]]);
     }
 
@@ -1011,7 +1105,8 @@ mod tests {
         let mut sel = Selection::default();
         for i in 0..300u16 {
             let ip = [10, 0, (i >> 8) as u8, i as u8];
-            s.announce(&ann(1, ip, 1000 + i, false, Event::None), 0, &mut sel).unwrap();
+            s.announce(&ann(1, ip, 1000 + i, false, Event::None), 0, &mut sel)
+                .unwrap();
         }
         let mut a = ann(1, [10, 0, 0, 5], 1005, false, Event::None);
         a.numwant = 200;
@@ -1031,11 +1126,19 @@ mod tests {
     fn ipv6_peers_are_separate_and_optionally_shared() {
         let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
         let mut sel = Selection::default();
-        s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::None), 0, &mut sel).unwrap();
+        s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::None), 0, &mut sel)
+            .unwrap();
         let mut six = ann(1, [0; 4], 2, false, Event::None);
         six.ip = IpAddr::V6(Ipv6Addr::LOCALHOST);
         let c = s.announce(&six, 0, &mut sel).unwrap();
-        assert_eq!(c, Counts { seeders: 1, leechers: 1, downloaded: 0 });
+        assert_eq!(
+            c,
+            Counts {
+                seeders: 1,
+                leechers: 1,
+                downloaded: 0
+            }
+        );
         assert!(sel.v4.is_empty() && sel.v6.is_empty());
         six.other_family = true;
         s.announce(&six, 0, &mut sel).unwrap();
@@ -1053,15 +1156,37 @@ mod tests {
     fn expiry_frees_peers_and_torrents() {
         let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
         let mut sel = Selection::default();
-        s.announce(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel).unwrap();
-        s.announce(&ann(2, [10, 0, 0, 1], 1, false, Event::None), 2000, &mut sel).unwrap();
+        s.announce(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel)
+            .unwrap();
+        s.announce(
+            &ann(2, [10, 0, 0, 1], 1, false, Event::None),
+            2000,
+            &mut sel,
+        )
+        .unwrap();
         assert_eq!(s.sweep(2700), Swept::default());
-        assert_eq!(s.sweep(2800), Swept { peers: 1, torrents: 1 });
+        assert_eq!(
+            s.sweep(2800),
+            Swept {
+                peers: 1,
+                torrents: 1
+            }
+        );
         assert_eq!(s.torrent_count(), 1);
         assert_eq!(s.scrape(&[2; 20]).leechers, 1);
-        assert_eq!(s.sweep(5000), Swept { peers: 1, torrents: 1 });
+        assert_eq!(
+            s.sweep(5000),
+            Swept {
+                peers: 1,
+                torrents: 1
+            }
+        );
         assert_eq!(s.torrent_count(), 0);
-        assert_eq!(s.bump - s.garbage, 0, "all arena space is garbage once empty");
+        assert_eq!(
+            s.bump - s.garbage,
+            0,
+            "all arena space is garbage once empty"
+        );
     }
 
     #[test]
@@ -1069,9 +1194,12 @@ mod tests {
         let mut s = Swarm::new(limits(1 << 20, 64, 3), 1).unwrap();
         let mut sel = Selection::default();
         for (i, now) in [(1u8, 100u32), (2, 0), (3, 200)] {
-            s.announce(&ann(1, [10, 0, 0, i], 1, false, Event::None), now, &mut sel).unwrap();
+            s.announce(&ann(1, [10, 0, 0, i], 1, false, Event::None), now, &mut sel)
+                .unwrap();
         }
-        let c = s.announce(&ann(1, [10, 0, 0, 4], 1, false, Event::None), 300, &mut sel).unwrap();
+        let c = s
+            .announce(&ann(1, [10, 0, 0, 4], 1, false, Event::None), 300, &mut sel)
+            .unwrap();
         assert_eq!(c.leechers, 3);
         let mut got: Vec<u8> = sel.v4.iter().map(|r| r[3]).collect();
         got.sort();
@@ -1082,17 +1210,35 @@ mod tests {
     fn full_table_refuses_new_torrents_until_expiry_frees_room() {
         let mut s = Swarm::new(limits(1 << 20, 2, 10), 1).unwrap();
         let mut sel = Selection::default();
-        s.announce(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel).unwrap();
-        s.announce(&ann(2, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel).unwrap();
+        s.announce(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel)
+            .unwrap();
+        s.announce(&ann(2, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel)
+            .unwrap();
         let r = s.announce(&ann(3, [10, 0, 0, 1], 1, false, Event::None), 10, &mut sel);
         assert_eq!(r, Err(Refusal::Full));
         assert_eq!(s.torrent_count(), 2);
         // Existing torrents keep working while full.
-        assert!(s.announce(&ann(1, [10, 0, 0, 2], 1, false, Event::None), 10, &mut sel).is_ok());
+        assert!(s
+            .announce(&ann(1, [10, 0, 0, 2], 1, false, Event::None), 10, &mut sel)
+            .is_ok());
         // Once torrent 2's peer expires the new torrent fits.
-        s.announce(&ann(1, [10, 0, 0, 2], 1, false, Event::None), 3000, &mut sel).unwrap();
-        s.announce(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 3000, &mut sel).unwrap();
-        let r = s.announce(&ann(3, [10, 0, 0, 1], 1, false, Event::None), 3000, &mut sel);
+        s.announce(
+            &ann(1, [10, 0, 0, 2], 1, false, Event::None),
+            3000,
+            &mut sel,
+        )
+        .unwrap();
+        s.announce(
+            &ann(1, [10, 0, 0, 1], 1, false, Event::None),
+            3000,
+            &mut sel,
+        )
+        .unwrap();
+        let r = s.announce(
+            &ann(3, [10, 0, 0, 1], 1, false, Event::None),
+            3000,
+            &mut sel,
+        );
         assert!(r.is_ok());
         assert_eq!(s.scrape(&[2; 20]), Counts::default());
     }
@@ -1106,7 +1252,13 @@ mod tests {
         let mut sel = Selection::default();
         let mut ok = 0;
         for i in 0..20_000u32 {
-            let a = ann((i % 200) as u8, (i / 7).to_be_bytes(), 1 + (i % 5) as u16, i % 3 == 0, Event::None);
+            let a = ann(
+                (i % 200) as u8,
+                (i / 7).to_be_bytes(),
+                1 + (i % 5) as u16,
+                i % 3 == 0,
+                Event::None,
+            );
             if s.announce(&a, i / 100, &mut sel).is_ok() {
                 ok += 1;
             }
@@ -1134,7 +1286,11 @@ mod tests {
                 }
             }
         }
-        assert_eq!(live + s.garbage, s.bump, "every arena word is live or garbage");
+        assert_eq!(
+            live + s.garbage,
+            s.bump,
+            "every arena word is live or garbage"
+        );
         let occupied = s.index.iter().filter(|&&v| v != 0).count();
         assert_eq!(occupied, s.torrents.len());
     }
@@ -1198,9 +1354,17 @@ mod tests {
             assert_eq!(c.downloaded, downloaded.get(&hash).copied().unwrap_or(0));
         }
         s.sweep(now + 10_000);
-        assert!(s.compactions() >= 8, "the run must exercise compaction: {}", s.compactions());
+        assert!(
+            s.compactions() >= 8,
+            "the run must exercise compaction: {}",
+            s.compactions()
+        );
         let with_downloads = downloaded.values().filter(|&&d| d > 0).count();
-        assert_eq!(s.torrent_count(), with_downloads, "only torrents with downloads stay");
+        assert_eq!(
+            s.torrent_count(),
+            with_downloads,
+            "only torrents with downloads stay"
+        );
         assert_eq!(s.totals().0 + s.totals().1, 0);
         check_invariants(&s);
     }

@@ -29,7 +29,7 @@ pub enum HeadError {
     Partial,
     /// Not a well-formed HTTP/1.x request (answered with 400).
     Malformed,
-    /// A method other than GET/HEAD (answered with 405).
+    /// A method other than GET (answered with 405).
     Method,
     /// The request carries a body, which no tracker request has (400).
     Body,
@@ -45,7 +45,7 @@ pub fn parse_head(buf: &[u8]) -> Result<RequestHead<'_>, HeadError> {
         Err(_) => return Err(HeadError::Malformed),
     };
     match req.method {
-        Some("GET") | Some("HEAD") => {}
+        Some("GET") => {}
         _ => return Err(HeadError::Method),
     }
     let target = req.path.ok_or(HeadError::Malformed)?.as_bytes();
@@ -187,9 +187,18 @@ mod tests {
 
     #[test]
     fn partial_malformed_and_method() {
-        assert_eq!(parse_head(b"GET /announce HTTP/1.1\r\nHo"), Err(HeadError::Partial));
-        assert_eq!(parse_head(b"\x00\x01garbage\r\n\r\n"), Err(HeadError::Malformed));
-        assert_eq!(parse_head(b"POST /announce HTTP/1.1\r\n\r\n"), Err(HeadError::Method));
+        assert_eq!(
+            parse_head(b"GET /announce HTTP/1.1\r\nHo"),
+            Err(HeadError::Partial)
+        );
+        assert_eq!(
+            parse_head(b"\x00\x01garbage\r\n\r\n"),
+            Err(HeadError::Malformed)
+        );
+        assert_eq!(
+            parse_head(b"POST /announce HTTP/1.1\r\n\r\n"),
+            Err(HeadError::Method)
+        );
         assert_eq!(
             parse_head(b"GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"),
             Err(HeadError::Body)

@@ -151,6 +151,9 @@ mod tests {
         put_hex_upper(&mut w, &h).unwrap();
         assert_eq!(w.written(), b"0123456789ABCDEFABCDEF0123456789ABCDEF01");
         assert_eq!(parse_hex20(b"0123"), None);
-        assert_eq!(parse_hex20(b"g123456789abcdefABCDEF0123456789abcdef01"), None);
+        assert_eq!(
+            parse_hex20(b"g123456789abcdefABCDEF0123456789abcdef01"),
+            None
+        );
     }
 }

@@ -78,12 +78,13 @@ impl QueryError {
 
 /// Iterates `key=value` pairs of a raw (still encoded) query string.
 pub fn pairs(query: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    query.split(|&b| b == b'&').filter(|p| !p.is_empty()).map(|p| {
-        match p.iter().position(|&b| b == b'=') {
+    query
+        .split(|&b| b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.iter().position(|&b| b == b'=') {
             Some(i) => (&p[..i], &p[i + 1..]),
             None => (p, &p[p.len()..]),
-        }
-    })
+        })
 }
 
 /// Percent-decodes `src` into `dst`, returning the decoded length, or
@@ -254,7 +255,10 @@ mod tests {
     #[test]
     fn info_hash_errors() {
         assert_eq!(parse_announce(b"port=1"), Err(QueryError::MissingInfoHash));
-        assert_eq!(parse_announce(b"info_hash=abc&port=1"), Err(QueryError::BadInfoHash));
+        assert_eq!(
+            parse_announce(b"info_hash=abc&port=1"),
+            Err(QueryError::BadInfoHash)
+        );
         assert_eq!(
             parse_announce(b"info_hash=%zz345678901234567890&port=1"),
             Err(QueryError::BadInfoHash)
@@ -324,6 +328,9 @@ mod tests {
             query.extend_from_slice(format!("info_hash={:020}&", i).as_bytes());
         }
         let mut out = heapless::Vec::new();
-        assert_eq!(parse_scrape(&query, &mut out), Err(QueryError::TooManyHashes));
+        assert_eq!(
+            parse_scrape(&query, &mut out),
+            Err(QueryError::TooManyHashes)
+        );
     }
 }

@@ -149,7 +149,11 @@ pub fn parse(b: &[u8]) -> Result<Request<'_>, ParseError> {
 }
 
 /// Writes a connect reply.
-pub fn put_connect(w: &mut Writer<'_>, transaction_id: u32, connection_id: u64) -> Result<(), Overflow> {
+pub fn put_connect(
+    w: &mut Writer<'_>,
+    transaction_id: u32,
+    connection_id: u64,
+) -> Result<(), Overflow> {
     w.put_u32(ACTION_CONNECT)?;
     w.put_u32(transaction_id)?;
     w.put_u64(connection_id)
@@ -177,7 +181,12 @@ pub fn put_scrape_head(w: &mut Writer<'_>, transaction_id: u32) -> Result<(), Ov
 }
 
 /// Writes one scrape entry: seeders, completed, leechers.
-pub fn put_scrape_entry(w: &mut Writer<'_>, seeders: u32, completed: u32, leechers: u32) -> Result<(), Overflow> {
+pub fn put_scrape_entry(
+    w: &mut Writer<'_>,
+    seeders: u32,
+    completed: u32,
+    leechers: u32,
+) -> Result<(), Overflow> {
     w.put_u32(seeders)?;
     w.put_u32(completed)?;
     w.put_u32(leechers)
@@ -303,13 +312,22 @@ mod tests {
         let mut buf = [0u8; 64];
         let mut w = Writer::new(&mut buf);
         put_error(&mut w, 0x0a0b_0c0d, "no").unwrap();
-        assert_eq!(w.written(), &[0, 0, 0, 3, 0x0a, 0x0b, 0x0c, 0x0d, b'n', b'o']);
+        assert_eq!(
+            w.written(),
+            &[0, 0, 0, 3, 0x0a, 0x0b, 0x0c, 0x0d, b'n', b'o']
+        );
         let mut w = Writer::new(&mut buf);
         put_announce_head(&mut w, 1, 1800, 2, 3).unwrap();
         assert_eq!(
             w.written(),
             &[0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 7, 8, 0, 0, 0, 2, 0, 0, 0, 3]
         );
-        assert_eq!(parse(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1]), Err(ParseError::Invalid { transaction_id: 1, message: "unknown action" }));
+        assert_eq!(
+            parse(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1]),
+            Err(ParseError::Invalid {
+                transaction_id: 1,
+                message: "unknown action"
+            })
+        );
     }
 }

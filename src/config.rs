@@ -1,0 +1,575 @@
+//! Configuration: opentracker.conf directives plus opentracker's flags,
+//! turned into one typed [`Config`]. Errors name the file and line.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// The port opentracker listens on by default.
+pub const DEFAULT_PORT: u16 = 6969;
+
+/// Everything the tracker needs to know at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// TCP (HTTP) addresses to listen on.
+    pub tcp: Vec<SocketAddr>,
+    /// UDP addresses to listen on.
+    pub udp: Vec<SocketAddr>,
+    /// Bytes the swarm tables may use.
+    pub max_memory: usize,
+    /// Torrent table size; derived from `max_memory` when unset.
+    pub max_torrents: Option<usize>,
+    /// Peers kept per torrent (and address family).
+    pub max_peers_per_torrent: u32,
+    /// Seconds clients are told to wait between announces.
+    pub announce_interval: u32,
+    /// Seconds after which a silent peer is forgotten.
+    pub peer_timeout: u32,
+    /// Simultaneous HTTP connections.
+    pub max_connections: usize,
+    /// Peers returned when the client does not say.
+    pub numwant_default: u32,
+    /// Most peers returned.
+    pub numwant_max: u32,
+    /// Where `GET /` redirects to.
+    pub redirect_url: Option<String>,
+    /// Directory to chroot (as root) or chdir into.
+    pub rootdir: Option<PathBuf>,
+    /// User to run as after binding, when started as root.
+    pub user: Option<String>,
+    /// Access lists, stats and proxies.
+    pub access: Access,
+    /// File keeping completed counts across restarts.
+    pub state_file: Option<PathBuf>,
+    /// Seconds between state file writes.
+    pub state_interval: u32,
+}
+
+/// `access.*` directives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    /// Only these info hashes are served.
+    pub whitelist: Option<PathBuf>,
+    /// These info hashes are refused.
+    pub blacklist: Option<PathBuf>,
+    /// Addresses allowed to read stats (everyone when empty).
+    pub stats: Vec<IpAddr>,
+    /// Path of the stats page.
+    pub stats_path: String,
+    /// Proxies whose X-Forwarded-For / X-Real-IP is trusted.
+    pub proxies: Vec<IpAddr>,
+    /// Whether `/scrape` without info_hash returns every torrent.
+    pub fullscrape: bool,
+    /// Seconds between access list mtime checks; 0 = only on SIGHUP.
+    pub reload_interval: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            tcp: Vec::new(),
+            udp: Vec::new(),
+            max_memory: 8 << 20,
+            max_torrents: None,
+            max_peers_per_torrent: 4096,
+            announce_interval: 1800,
+            peer_timeout: 2700,
+            max_connections: 256,
+            numwant_default: 50,
+            numwant_max: 200,
+            redirect_url: None,
+            rootdir: None,
+            user: None,
+            access: Access {
+                whitelist: None,
+                blacklist: None,
+                stats: Vec::new(),
+                stats_path: "/stats".into(),
+                proxies: Vec::new(),
+                fullscrape: false,
+                reload_interval: 0,
+            },
+            state_file: None,
+            state_interval: 3600,
+        }
+    }
+}
+
+/// A configuration problem, with where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What the command line asked for.
+#[derive(Debug)]
+pub enum Command {
+    /// Run the tracker; warnings (unknown directives) are for stderr.
+    Run(Box<Config>, Vec<String>),
+    /// Print this and exit 0.
+    Help(String),
+    /// Print the version and exit 0.
+    Version,
+}
+
+fn options() -> getopts::Options {
+    let mut o = getopts::Options::new();
+    o.optmulti("f", "", "read configuration from FILE", "FILE");
+    o.optmulti(
+        "i",
+        "",
+        "IP for the -p/-P options that follow (default 0.0.0.0)",
+        "IP",
+    );
+    o.optmulti("p", "", "listen for HTTP on PORT (at the -i IP)", "PORT");
+    o.optmulti("P", "", "listen for UDP on PORT (at the -i IP)", "PORT");
+    o.optmulti("A", "", "allow IP to read /stats", "IP");
+    o.optopt(
+        "w",
+        "",
+        "serve only the info hashes in FILE (whitelist)",
+        "FILE",
+    );
+    o.optopt(
+        "b",
+        "",
+        "refuse the info hashes in FILE (blacklist)",
+        "FILE",
+    );
+    o.optopt("d", "", "chroot (as root) or chdir into DIR", "DIR");
+    o.optopt(
+        "u",
+        "",
+        "run as USER after binding (as root; default nobody)",
+        "USER",
+    );
+    o.optopt("r", "", "redirect GET / to URL", "URL");
+    o.optflag("h", "help", "print this help");
+    o.optflag("", "version", "print the version");
+    o
+}
+
+/// The `-h` text.
+pub fn usage() -> String {
+    options().usage(
+        "Usage: smoltracker [-f config] [-i ip] [-p tcpport] [-P udpport] [-A ip] \
+         [-w whitelist] [-b blacklist] [-d dir] [-u user] [-r redirect-url]\n\n\
+         With no options it listens on 0.0.0.0:6969 and [::]:6969, TCP and UDP.",
+    )
+}
+
+/// Parses the command line (without the program name).
+pub fn from_args(args: &[String]) -> Result<Command, ConfigError> {
+    let m = options()
+        .parse(args)
+        .map_err(|e| ConfigError(format!("{e} (see -h)")))?;
+    if m.opt_present("h") {
+        return Ok(Command::Help(usage()));
+    }
+    if m.opt_present("version") {
+        return Ok(Command::Version);
+    }
+    if let Some(extra) = m.free.first() {
+        return Err(ConfigError(format!(
+            "unexpected argument '{extra}' (see -h)"
+        )));
+    }
+    let mut cfg = Config::default();
+    let mut warnings = Vec::new();
+    for file in m.opt_strs("f") {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| ConfigError(format!("{file}: cannot read config: {e}")))?;
+        parse_file(&text, Path::new(&file), &mut cfg, &mut warnings)?;
+    }
+    // -i applies to the -p/-P options after it: replay them in command-line order.
+    let mut ordered: Vec<(usize, char, String)> = Vec::new();
+    for name in ["i", "p", "P"] {
+        for (pos, v) in m.opt_strs_pos(name) {
+            ordered.push((pos, name.chars().next().unwrap_or('i'), v));
+        }
+    }
+    ordered.sort_by_key(|(pos, _, _)| *pos);
+    let mut ip = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    for (_, flag, value) in ordered {
+        let bad = |what: &str| ConfigError(format!("-{flag} {value}: expected {what}"));
+        match flag {
+            'i' => ip = value.parse().map_err(|_| bad("an IP address"))?,
+            _ => {
+                let port: u16 = value.parse().map_err(|_| bad("a port number"))?;
+                let list = if flag == 'p' {
+                    &mut cfg.tcp
+                } else {
+                    &mut cfg.udp
+                };
+                list.push(SocketAddr::new(ip, port));
+            }
+        }
+    }
+    for a in m.opt_strs("A") {
+        let ip = a
+            .parse()
+            .map_err(|_| ConfigError(format!("-A {a}: expected an IP address")))?;
+        cfg.access.stats.push(ip);
+    }
+    if let Some(w) = m.opt_str("w") {
+        cfg.access.whitelist = Some(w.into());
+    }
+    if let Some(b) = m.opt_str("b") {
+        cfg.access.blacklist = Some(b.into());
+    }
+    if let Some(d) = m.opt_str("d") {
+        cfg.rootdir = Some(d.into());
+    }
+    if let Some(u) = m.opt_str("u") {
+        cfg.user = Some(u);
+    }
+    if let Some(r) = m.opt_str("r") {
+        cfg.redirect_url = Some(r);
+    }
+    if cfg.tcp.is_empty() && cfg.udp.is_empty() {
+        let any4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), DEFAULT_PORT);
+        let any6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), DEFAULT_PORT);
+        cfg.tcp = vec![any4, any6];
+        cfg.udp = vec![any4, any6];
+    }
+    validate(&cfg)?;
+    Ok(Command::Run(Box::new(cfg), warnings))
+}
+
+fn validate(cfg: &Config) -> Result<(), ConfigError> {
+    if cfg.access.whitelist.is_some() && cfg.access.blacklist.is_some() {
+        return Err(ConfigError(
+            "a whitelist and a blacklist cannot be used together".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Applies the directives of one config file to `cfg`. Unknown directives
+/// become warnings; malformed values are errors naming `file:line`.
+pub fn parse_file(
+    text: &str,
+    file: &Path,
+    cfg: &mut Config,
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigError> {
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = match line.find(char::is_whitespace) {
+            Some(i) => (&line[..i], line[i..].trim()),
+            None => (line, ""),
+        };
+        let at = |msg: String| ConfigError(format!("{}:{}: {}", file.display(), n + 1, msg));
+        apply(cfg, key, value).map_err(at)?.map(|w| {
+            warnings.push(format!("{}:{}: {}", file.display(), n + 1, w));
+        });
+    }
+    Ok(())
+}
+
+/// Applies one directive. `Ok(Some(warning))` for directives that are
+/// accepted but ignored.
+fn apply(cfg: &mut Config, key: &str, value: &str) -> Result<Option<String>, String> {
+    let need = |v: &str| {
+        if v.is_empty() {
+            Err(format!("{key} needs a value"))
+        } else {
+            Ok(v.to_string())
+        }
+    };
+    match key {
+        "listen.tcp" => cfg.tcp.push(listen_addr(key, value)?),
+        "listen.udp" => cfg.udp.push(listen_addr(key, value)?),
+        "listen.tcp_udp" => {
+            let a = listen_addr(key, value)?;
+            cfg.tcp.push(a);
+            cfg.udp.push(a);
+        }
+        "listen.udp.workers" => {
+            number(key, value, 1, 1024)?;
+            return Ok(Some(format!(
+                "{key}: one event loop serves all sockets; ignored"
+            )));
+        }
+        "tracker.redirect_url" => cfg.redirect_url = Some(need(value)?),
+        "tracker.rootdir" => cfg.rootdir = Some(need(value)?.into()),
+        "tracker.user" => cfg.user = Some(need(value)?),
+        "tracker.max_memory" => cfg.max_memory = size(key, value)?,
+        "tracker.max_torrents" => cfg.max_torrents = Some(number(key, value, 1, 1 << 26)?),
+        "tracker.max_peers_per_torrent" => {
+            cfg.max_peers_per_torrent =
+                number(key, value, 1, u64::from(crate::swarm::MAX_PEERS_LIMIT))? as u32
+        }
+        "tracker.announce_interval" => {
+            cfg.announce_interval = number(key, value, 10, 86_400)? as u32;
+            cfg.peer_timeout = cfg.announce_interval + cfg.announce_interval / 2;
+        }
+        "tracker.peer_timeout" => {
+            cfg.peer_timeout =
+                number(key, value, 10, u64::from(crate::swarm::MAX_PEER_TIMEOUT))? as u32
+        }
+        "tracker.max_connections" => cfg.max_connections = number(key, value, 1, 1 << 20)?,
+        "tracker.numwant_default" => cfg.numwant_default = number(key, value, 0, 200)? as u32,
+        "tracker.numwant_max" => cfg.numwant_max = number(key, value, 0, 200)? as u32,
+        "tracker.state_file" => cfg.state_file = Some(need(value)?.into()),
+        "tracker.state_interval" => cfg.state_interval = number(key, value, 1, 1 << 30)? as u32,
+        "access.whitelist" => cfg.access.whitelist = Some(need(value)?.into()),
+        "access.blacklist" => cfg.access.blacklist = Some(need(value)?.into()),
+        "access.stats" => cfg.access.stats.push(ip(key, value)?),
+        "access.proxy" => cfg.access.proxies.push(ip(key, value)?),
+        "access.stats_path" => {
+            let v = need(value)?;
+            cfg.access.stats_path = if v.starts_with('/') {
+                v
+            } else {
+                format!("/{v}")
+            };
+        }
+        "access.fullscrape" => cfg.access.fullscrape = boolean(key, value)?,
+        "access.reload_interval" => {
+            cfg.access.reload_interval = number(key, value, 0, 86_400)? as u32
+        }
+        "access.fifo_add" | "access.fifo_delete" => {
+            return Ok(Some(format!(
+                "{key}: not supported; append to the whitelist and send SIGHUP instead"
+            )))
+        }
+        _ if key.starts_with("livesync.") => {
+            return Ok(Some(format!("{key}: livesync is not supported; ignored")))
+        }
+        _ => return Ok(Some(format!("unknown directive '{key}' ignored"))),
+    }
+    Ok(None)
+}
+
+fn number(key: &str, value: &str, min: u64, max: u64) -> Result<usize, String> {
+    let err = || format!("{key}: expected a whole number from {min} to {max}, got '{value}'");
+    let n: u64 = value.parse().map_err(|_| err())?;
+    if n < min || n > max {
+        return Err(err());
+    }
+    usize::try_from(n).map_err(|_| err())
+}
+
+fn size(key: &str, value: &str) -> Result<usize, String> {
+    let err = || format!("{key}: expected a size such as 65536, 512K, 8M or 1G, got '{value}'");
+    let v = value.trim_end_matches(['B', 'b']);
+    let (digits, shift) = match v.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&v[..i], 10),
+        Some((i, 'm' | 'M')) => (&v[..i], 20),
+        Some((i, 'g' | 'G')) => (&v[..i], 30),
+        _ => (v, 0),
+    };
+    let n: usize = digits.trim().parse().map_err(|_| err())?;
+    let bytes = n.checked_mul(1usize << shift).ok_or_else(err)?;
+    if bytes < 64 << 10 {
+        return Err(format!("{key}: at least 64K is needed, got '{value}'"));
+    }
+    Ok(bytes)
+}
+
+fn boolean(key: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "1" | "yes" | "on" | "true" => Ok(true),
+        "0" | "no" | "off" | "false" => Ok(false),
+        _ => Err(format!("{key}: expected yes or no, got '{value}'")),
+    }
+}
+
+fn ip(key: &str, value: &str) -> Result<IpAddr, String> {
+    let v = value.trim_start_matches('[').trim_end_matches(']');
+    v.parse()
+        .map_err(|_| format!("{key}: expected an IP address, got '{value}'"))
+}
+
+/// `ip`, `ip:port`, `[v6]:port` or a bare IPv6 address; port 6969 by default.
+pub fn listen_addr(key: &str, value: &str) -> Result<SocketAddr, String> {
+    let err = || format!("{key}: expected ip, ip:port or [ipv6]:port, got '{value}'");
+    if let Ok(a) = value.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    if let Ok(ip) = value
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        return Ok(SocketAddr::new(ip, DEFAULT_PORT));
+    }
+    Err(err())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn run(a: &[&str]) -> Config {
+        match from_args(&args(a)) {
+            Ok(Command::Run(c, _)) => *c,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_arguments_listen_everywhere_on_6969() {
+        let c = run(&[]);
+        let v4: SocketAddr = "0.0.0.0:6969".parse().unwrap();
+        let v6: SocketAddr = "[::]:6969".parse().unwrap();
+        assert_eq!(c.tcp, vec![v4, v6]);
+        assert_eq!(c.udp, vec![v4, v6]);
+        assert_eq!(c.max_memory, 8 << 20);
+        assert_eq!(c.peer_timeout, 2700);
+    }
+
+    #[test]
+    fn ip_applies_to_the_ports_after_it() {
+        let c = run(&[
+            "-p",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "2",
+            "-P",
+            "3",
+            "-i",
+            "::1",
+            "-P",
+            "4",
+        ]);
+        assert_eq!(
+            c.tcp,
+            vec!["0.0.0.0:1".parse().unwrap(), "127.0.0.1:2".parse().unwrap()]
+        );
+        assert_eq!(
+            c.udp,
+            vec!["127.0.0.1:3".parse().unwrap(), "[::1]:4".parse().unwrap()]
+        );
+    }
+
+    #[test]
+    fn flags_map_to_settings() {
+        let c = run(&[
+            "-A",
+            "10.0.0.1",
+            "-w",
+            "/wl",
+            "-d",
+            "/var/x",
+            "-u",
+            "tracker",
+            "-r",
+            "http://e/",
+            "-p",
+            "80",
+        ]);
+        assert_eq!(c.access.stats, vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(c.access.whitelist, Some("/wl".into()));
+        assert_eq!(c.rootdir, Some("/var/x".into()));
+        assert_eq!(c.user.as_deref(), Some("tracker"));
+        assert_eq!(c.redirect_url.as_deref(), Some("http://e/"));
+        assert!(c.udp.is_empty(), "explicit listens replace the defaults");
+        assert!(matches!(from_args(&args(&["-h"])), Ok(Command::Help(_))));
+        assert!(matches!(
+            from_args(&args(&["--version"])),
+            Ok(Command::Version)
+        ));
+        assert!(from_args(&args(&["-x"])).is_err());
+        assert!(from_args(&args(&["-p", "port"])).is_err());
+        assert!(from_args(&args(&["-w", "a", "-b", "b"])).is_err());
+    }
+
+    #[test]
+    fn config_file_directives() {
+        let text = "# sample\n\
+            listen.tcp_udp 127.0.0.1:7000\n\
+            listen.tcp [::1]:7001\n\
+            listen.udp ::1\n\
+            tracker.max_memory 16M\n\
+            tracker.announce_interval 600\n\
+            access.stats 10.1.1.1\n\
+            access.stats_path mystats\n\
+            access.fullscrape yes\n\
+            livesync.cluster.listen 10.0.0.1:9696\n\
+            bogus.directive 1\n";
+        let mut c = Config::default();
+        let mut w = Vec::new();
+        parse_file(text, Path::new("ot.conf"), &mut c, &mut w).unwrap();
+        assert_eq!(
+            c.tcp,
+            vec![
+                "127.0.0.1:7000".parse().unwrap(),
+                "[::1]:7001".parse().unwrap()
+            ]
+        );
+        assert_eq!(
+            c.udp,
+            vec![
+                "127.0.0.1:7000".parse().unwrap(),
+                "[::1]:6969".parse().unwrap()
+            ]
+        );
+        assert_eq!(c.max_memory, 16 << 20);
+        assert_eq!((c.announce_interval, c.peer_timeout), (600, 900));
+        assert_eq!(c.access.stats_path, "/mystats");
+        assert!(c.access.fullscrape);
+        assert_eq!(w.len(), 2);
+        assert!(w[0].starts_with("ot.conf:10: livesync"), "{}", w[0]);
+        assert!(w[1].starts_with("ot.conf:11: unknown directive 'bogus.directive'"));
+    }
+
+    #[test]
+    fn malformed_values_name_file_and_line() {
+        for (text, expect) in [
+            (
+                "\n\ntracker.max_memory lots\n",
+                "x.conf:3: tracker.max_memory: expected a size",
+            ),
+            (
+                "listen.tcp 1.2.3.4:99999\n",
+                "x.conf:1: listen.tcp: expected ip",
+            ),
+            (
+                "tracker.numwant_max 500\n",
+                "x.conf:1: tracker.numwant_max: expected a whole number from 0 to 200",
+            ),
+            (
+                "access.stats nothost\n",
+                "x.conf:1: access.stats: expected an IP address",
+            ),
+            ("tracker.user\n", "x.conf:1: tracker.user needs a value"),
+            (
+                "tracker.max_memory 1K\n",
+                "x.conf:1: tracker.max_memory: at least 64K",
+            ),
+        ] {
+            let err = parse_file(
+                text,
+                Path::new("x.conf"),
+                &mut Config::default(),
+                &mut Vec::new(),
+            )
+            .unwrap_err();
+            assert!(err.0.starts_with(expect), "{} vs {}", err.0, expect);
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size("k", "65536"), Ok(65536));
+        assert_eq!(size("k", "512K"), Ok(512 << 10));
+        assert_eq!(size("k", "8MB"), Ok(8 << 20));
+        assert_eq!(size("k", "1g"), Ok(1 << 30));
+        assert!(size("k", "99999999999999G").is_err());
+    }
+}

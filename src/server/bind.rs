@@ -1,0 +1,123 @@
+//! Listening sockets. std cannot set IPV6_V6ONLY before bind, and without it
+//! `[::]:6969` would take the IPv4 port too and `0.0.0.0:6969` would fail,
+//! so sockets are made here with libc and handed to std.
+
+use std::io;
+use std::mem;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::{FromRawFd, OwnedFd};
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn set_int(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fd is a valid open socket; the option value points to a live c_int
+    // whose size is passed alongside.
+    check(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+fn bound_socket(addr: SocketAddr, kind: libc::c_int) -> io::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let domain = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    // SAFETY: plain socket(2) call; the returned descriptor is checked and then owned.
+    let raw =
+        check(unsafe { libc::socket(domain, kind | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0) })?;
+    // SAFETY: raw is a fresh descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    if kind == libc::SOCK_STREAM {
+        // Lets a restarted tracker rebind at once; unlike SO_REUSEPORT it does not
+        // let a second instance share a live listener.
+        set_int(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    }
+    // SAFETY: sockaddr_storage is plain data for which all-zero bytes are valid.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in.
+            let sin = unsafe {
+                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
+            mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            set_int(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
+            // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in6.
+            let sin6 = unsafe {
+                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_addr.s6_addr = a.ip().octets();
+            sin6.sin6_scope_id = a.scope_id();
+            mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    // SAFETY: storage holds an initialised sockaddr of `len` bytes for this family.
+    check(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&storage as *const libc::sockaddr_storage).cast(),
+            len as libc::socklen_t,
+        )
+    })?;
+    Ok(fd)
+}
+
+/// A non-blocking TCP listener on `addr` (IPv6 sockets are IPv6-only).
+pub fn tcp(addr: SocketAddr) -> io::Result<TcpListener> {
+    use std::os::fd::AsRawFd;
+    let fd = bound_socket(addr, libc::SOCK_STREAM)?;
+    // SAFETY: fd is a bound stream socket.
+    check(unsafe { libc::listen(fd.as_raw_fd(), 1024) })?;
+    Ok(TcpListener::from(fd))
+}
+
+/// A non-blocking UDP socket bound to `addr` (IPv6 sockets are IPv6-only).
+pub fn udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    Ok(UdpSocket::from(bound_socket(addr, libc::SOCK_DGRAM)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v4_and_v6_share_a_port_and_a_second_bind_fails() {
+        let l4 = tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = l4.local_addr().unwrap().port();
+        if let Ok(l6) = tcp(format!("[::1]:{port}").parse().unwrap()) {
+            assert_eq!(l6.local_addr().unwrap().port(), port);
+        }
+        assert!(tcp(format!("127.0.0.1:{port}").parse().unwrap()).is_err());
+        let u = udp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let uport = u.local_addr().unwrap().port();
+        assert!(udp(format!("127.0.0.1:{uport}").parse().unwrap()).is_err());
+    }
+}

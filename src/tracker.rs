@@ -1,0 +1,616 @@
+//! Request handling: decoded HTTP and UDP requests in, response bytes out.
+//!
+//! No sockets here: the I/O loops in `server` hand over a request and a
+//! fixed output buffer, and send whatever this writes. Responses are built in
+//! place, so answering never allocates.
+
+use crate::config::Config;
+use crate::connection_id::ConnectionIdKey;
+use crate::stats::{HttpError, Stats};
+use crate::swarm::{Announce, Counts, Selection, Swarm};
+use crate::wire::http::{self, RequestHead, HEAD_ROOM};
+use crate::wire::query::{self, InfoHash, QueryError};
+use crate::wire::udp;
+use crate::wire::{bencode, Overflow, Writer};
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
+
+/// Most peers in a non-compact (dictionary) reply, so that it fits the buffer.
+const NONCOMPACT_MAX: usize = 100;
+/// Most IPv6 peers in one UDP reply (keeps it near 1200 bytes).
+const UDP_MAX_V6: usize = 66;
+
+/// Settings the handlers need, taken from [`Config`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Announce interval in seconds.
+    pub interval: u32,
+    /// Peers when the client does not say.
+    pub numwant_default: u32,
+    /// Most peers returned.
+    pub numwant_max: u32,
+    /// Where `GET /` redirects.
+    pub redirect_url: Option<String>,
+}
+
+impl From<&Config> for Settings {
+    fn from(c: &Config) -> Self {
+        Settings {
+            interval: c.announce_interval,
+            numwant_default: c.numwant_default,
+            numwant_max: c.numwant_max,
+            redirect_url: c.redirect_url.clone(),
+        }
+    }
+}
+
+/// An HTTP response written into the caller's buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpReply {
+    /// Status code.
+    pub code: u16,
+    /// Bytes of the buffer to send.
+    pub range: Range<usize>,
+    /// Whether the connection stays open afterwards.
+    pub keep_alive: bool,
+}
+
+/// The tracker's state: the swarm, counters and connection-id key.
+pub struct Tracker {
+    /// Torrents and peers.
+    pub swarm: Swarm,
+    /// Counters.
+    pub stats: Stats,
+    settings: Settings,
+    conn_ids: ConnectionIdKey,
+    selection: Selection,
+}
+
+/// IPv4-mapped IPv6 addresses (from a dual-stack socket) are the IPv4 peer they carry.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => ip,
+        },
+        v4 => v4,
+    }
+}
+
+impl Tracker {
+    /// A tracker over `swarm`.
+    pub fn new(swarm: Swarm, settings: Settings) -> Self {
+        Tracker {
+            swarm,
+            stats: Stats::default(),
+            settings,
+            conn_ids: ConnectionIdKey::new(),
+            selection: Selection::default(),
+        }
+    }
+
+    // ---- HTTP -----------------------------------------------------------
+
+    /// Answers one parsed HTTP request from `client` into `out`
+    /// (at least `HEAD_ROOM` bytes plus room for the body).
+    pub fn http(
+        &mut self,
+        head: &RequestHead<'_>,
+        client: IpAddr,
+        now: u32,
+        out: &mut [u8],
+    ) -> HttpReply {
+        let client = canonical_ip(client);
+        let keep_alive = head.keep_alive;
+        let result = match head.path {
+            b"/announce" | b"/announce.php" => {
+                self.stats.tcp_announces += 1;
+                self.body(out, |t, w| t.http_announce(head.query, client, now, w))
+            }
+            b"/scrape" | b"/scrape.php" => {
+                self.stats.tcp_scrapes += 1;
+                self.body(out, |t, w| t.http_scrape(head.query, w))
+            }
+            b"/" if self.settings.redirect_url.is_some() => {
+                self.stats.http_error(HttpError::Redirect);
+                return self.redirect(out, keep_alive);
+            }
+            _ => return self.http_error(404, keep_alive, out),
+        };
+        match result.and_then(|len| http::frame(out, len, 200, b"text/plain", keep_alive)) {
+            Ok(range) => HttpReply {
+                code: 200,
+                range,
+                keep_alive,
+            },
+            Err(Overflow) => self.http_error(500, false, out),
+        }
+    }
+
+    /// Writes a plain-text error response (400, 404, 405, 413, 500, 503).
+    pub fn http_error(&mut self, code: u16, keep_alive: bool, out: &mut [u8]) -> HttpReply {
+        let class = match code {
+            400 | 405 => HttpError::BadRequest,
+            404 => HttpError::NotFound,
+            413 => HttpError::TooLarge,
+            403 => HttpError::Forbidden,
+            _ => HttpError::Internal,
+        };
+        self.stats.http_error(class);
+        let text = http::status_text(code);
+        let len = text.len() + 1;
+        let range = out
+            .get_mut(HEAD_ROOM..HEAD_ROOM + len)
+            .map(|body| {
+                body[..text.len()].copy_from_slice(text);
+                body[text.len()] = b'\n';
+            })
+            .ok_or(Overflow)
+            .and_then(|()| http::frame(out, len, code, b"text/plain", keep_alive));
+        HttpReply {
+            code,
+            range: range.unwrap_or(0..0),
+            keep_alive,
+        }
+    }
+
+    fn redirect(&mut self, out: &mut [u8], keep_alive: bool) -> HttpReply {
+        let url = self.settings.redirect_url.as_deref().unwrap_or("/");
+        let mut w = Writer::new(out);
+        let ok = http::put_head(
+            &mut w,
+            302,
+            b"text/plain",
+            0,
+            keep_alive,
+            Some(url.as_bytes()),
+        );
+        let len = if ok.is_ok() { w.len() } else { 0 };
+        HttpReply {
+            code: 302,
+            range: 0..len,
+            keep_alive,
+        }
+    }
+
+    /// Runs `write` on the body area of `out`, returning the body length.
+    fn body(
+        &mut self,
+        out: &mut [u8],
+        write: impl FnOnce(&mut Self, &mut Writer<'_>) -> Result<(), Overflow>,
+    ) -> Result<usize, Overflow> {
+        let area = out.get_mut(HEAD_ROOM..).ok_or(Overflow)?;
+        let mut w = Writer::new(area);
+        write(self, &mut w)?;
+        Ok(w.len())
+    }
+
+    fn http_announce(
+        &mut self,
+        q: &[u8],
+        client: IpAddr,
+        now: u32,
+        w: &mut Writer<'_>,
+    ) -> Result<(), Overflow> {
+        let req = match query::parse_announce(q) {
+            Ok(r) => r,
+            Err(e) => return self.failure(w, e),
+        };
+        let mut numwant = req
+            .numwant
+            .unwrap_or(self.settings.numwant_default)
+            .min(self.settings.numwant_max) as usize;
+        if !req.compact {
+            numwant = numwant.min(NONCOMPACT_MAX);
+        }
+        let a = Announce {
+            info_hash: req.info_hash,
+            ip: client,
+            port: req.port,
+            seeder: req.left == Some(0),
+            event: req.event,
+            numwant,
+            other_family: true,
+        };
+        let counts = match self.swarm.announce(&a, now, &mut self.selection) {
+            Ok(c) => c,
+            Err(refusal) => {
+                self.stats.refused_full += 1;
+                return bencode::put_failure(w, refusal.message());
+            }
+        };
+        let interval = u64::from(self.settings.interval);
+        w.put(b"d")?;
+        bencode::put_key_int(w, b"complete", counts.seeders.into())?;
+        bencode::put_key_int(w, b"downloaded", counts.downloaded.into())?;
+        bencode::put_key_int(w, b"incomplete", counts.leechers.into())?;
+        bencode::put_key_int(w, b"interval", interval)?;
+        bencode::put_key_int(w, b"min interval", interval / 2)?;
+        let sel = &self.selection;
+        bencode::put_bytes(w, b"peers")?;
+        if req.compact {
+            w.put_dec((sel.v4.len() * 6) as u64)?;
+            w.put(b":")?;
+            for rec in &sel.v4 {
+                w.put(rec)?;
+            }
+            if !sel.v6.is_empty() {
+                bencode::put_bytes(w, b"peers6")?;
+                w.put_dec((sel.v6.len() * 18) as u64)?;
+                w.put(b":")?;
+                for rec in &sel.v6 {
+                    w.put(rec)?;
+                }
+            }
+        } else {
+            w.put(b"l")?;
+            for rec in &sel.v4 {
+                let ip = IpAddr::V4(Ipv4Addr::new(rec[0], rec[1], rec[2], rec[3]));
+                put_peer_dict(w, ip, u16::from_be_bytes([rec[4], rec[5]]))?;
+            }
+            for rec in &sel.v6 {
+                let mut octets = [0u8; 16];
+                octets.copy_from_slice(&rec[..16]);
+                put_peer_dict(
+                    w,
+                    IpAddr::V6(Ipv6Addr::from(octets)),
+                    u16::from_be_bytes([rec[16], rec[17]]),
+                )?;
+            }
+            w.put(b"e")?;
+        }
+        w.put(b"e")
+    }
+
+    fn http_scrape(&mut self, q: &[u8], w: &mut Writer<'_>) -> Result<(), Overflow> {
+        let mut hashes = heapless::Vec::<InfoHash, { query::MAX_SCRAPE_HASHES }>::new();
+        if let Err(e) = query::parse_scrape(q, &mut hashes) {
+            return self.failure(w, e);
+        }
+        if hashes.is_empty() {
+            self.stats.http_error(HttpError::BadParameter);
+            return bencode::put_failure(w, "scrape needs at least one info_hash");
+        }
+        // Bencoded dictionaries are sorted by key.
+        hashes.sort_unstable();
+        w.put(b"d5:filesd")?;
+        for h in &hashes {
+            bencode::put_bytes(w, h)?;
+            put_scrape_counts(w, self.swarm.scrape(h))?;
+        }
+        w.put(b"ee")
+    }
+
+    fn failure(&mut self, w: &mut Writer<'_>, e: QueryError) -> Result<(), Overflow> {
+        self.stats.http_error(HttpError::BadParameter);
+        bencode::put_failure(w, e.message())
+    }
+
+    // ---- UDP ------------------------------------------------------------
+
+    /// Answers one datagram from `from`; returns the reply length, or `None`
+    /// when the datagram is too short to answer.
+    pub fn udp(&mut self, packet: &[u8], from: IpAddr, now: u32, out: &mut [u8]) -> Option<usize> {
+        let from = canonical_ip(from);
+        let mut w = Writer::new(out);
+        let result = match udp::parse(packet) {
+            Err(udp::ParseError::TooShort) => {
+                self.stats.udp_errors += 1;
+                return None;
+            }
+            Err(udp::ParseError::Invalid {
+                transaction_id,
+                message,
+            }) => self.udp_error(&mut w, transaction_id, message),
+            Ok(udp::Request::Connect { transaction_id }) => {
+                self.stats.udp_connects += 1;
+                udp::put_connect(&mut w, transaction_id, self.conn_ids.issue(from, now))
+            }
+            Ok(udp::Request::Announce(r)) => self.udp_announce(&r, from, now, &mut w),
+            Ok(udp::Request::Scrape {
+                connection_id,
+                transaction_id,
+                hashes,
+            }) => {
+                if !self.conn_ids.check(from, connection_id, now) {
+                    self.udp_error(&mut w, transaction_id, "invalid connection id")
+                } else {
+                    self.stats.udp_scrapes += 1;
+                    self.udp_scrape(transaction_id, hashes, &mut w)
+                }
+            }
+        };
+        result.ok().map(|()| w.len())
+    }
+
+    fn udp_error(
+        &mut self,
+        w: &mut Writer<'_>,
+        transaction_id: u32,
+        message: &str,
+    ) -> Result<(), Overflow> {
+        self.stats.udp_errors += 1;
+        udp::put_error(w, transaction_id, message)
+    }
+
+    fn udp_announce(
+        &mut self,
+        r: &udp::AnnounceRequest,
+        from: IpAddr,
+        now: u32,
+        w: &mut Writer<'_>,
+    ) -> Result<(), Overflow> {
+        if !self.conn_ids.check(from, r.connection_id, now) {
+            return self.udp_error(w, r.transaction_id, "invalid connection id");
+        }
+        self.stats.udp_announces += 1;
+        let wanted = u32::try_from(r.num_want).unwrap_or(self.settings.numwant_default);
+        let mut numwant = wanted.min(self.settings.numwant_max) as usize;
+        if from.is_ipv6() {
+            numwant = numwant.min(UDP_MAX_V6);
+        }
+        let a = Announce {
+            info_hash: r.info_hash,
+            ip: from,
+            port: r.port,
+            seeder: r.left == 0,
+            event: r.event,
+            numwant,
+            other_family: false,
+        };
+        let counts = match self.swarm.announce(&a, now, &mut self.selection) {
+            Ok(c) => c,
+            Err(refusal) => {
+                self.stats.refused_full += 1;
+                return self.udp_error(w, r.transaction_id, refusal.message());
+            }
+        };
+        udp::put_announce_head(
+            w,
+            r.transaction_id,
+            self.settings.interval,
+            counts.leechers,
+            counts.seeders,
+        )?;
+        for rec in &self.selection.v4 {
+            w.put(rec)?;
+        }
+        for rec in &self.selection.v6 {
+            w.put(rec)?;
+        }
+        Ok(())
+    }
+
+    fn udp_scrape(
+        &mut self,
+        transaction_id: u32,
+        hashes: &[u8],
+        w: &mut Writer<'_>,
+    ) -> Result<(), Overflow> {
+        udp::put_scrape_head(w, transaction_id)?;
+        for h in hashes.chunks_exact(20) {
+            let mut hash = [0u8; 20];
+            hash.copy_from_slice(h);
+            let c = self.swarm.scrape(&hash);
+            udp::put_scrape_entry(w, c.seeders, c.downloaded, c.leechers)?;
+        }
+        Ok(())
+    }
+}
+
+/// `d2:ip<text>4:porti<port>ee` — a BEP 3 peer dictionary (no peer id: none is stored).
+fn put_peer_dict(w: &mut Writer<'_>, ip: IpAddr, port: u16) -> Result<(), Overflow> {
+    let mut text = heapless::String::<48>::new();
+    write!(text, "{ip}").map_err(|_| Overflow)?;
+    w.put(b"d2:ip")?;
+    bencode::put_bytes(w, text.as_bytes())?;
+    bencode::put_key_int(w, b"port", port.into())?;
+    w.put(b"e")
+}
+
+/// `d8:completei..e10:downloadedi..e10:incompletei..ee` for one scraped torrent.
+pub fn put_scrape_counts(w: &mut Writer<'_>, c: Counts) -> Result<(), Overflow> {
+    w.put(b"d")?;
+    bencode::put_key_int(w, b"complete", c.seeders.into())?;
+    bencode::put_key_int(w, b"downloaded", c.downloaded.into())?;
+    bencode::put_key_int(w, b"incomplete", c.leechers.into())?;
+    w.put(b"e")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::swarm::Limits;
+
+    fn tracker() -> Tracker {
+        let swarm = Swarm::new(
+            Limits {
+                max_memory: 1 << 20,
+                max_torrents: Some(16),
+                max_peers_per_torrent: 100,
+                peer_timeout: 2700,
+            },
+            5,
+        )
+        .unwrap();
+        Tracker::new(
+            swarm,
+            Settings {
+                interval: 1800,
+                numwant_default: 50,
+                numwant_max: 200,
+                redirect_url: None,
+            },
+        )
+    }
+
+    fn get(t: &mut Tracker, target: &str, from: &str) -> (u16, Vec<u8>) {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+        let head = http::parse_head(raw.as_bytes()).unwrap();
+        let mut out = [0u8; 9000];
+        let r = t.http(&head, from.parse().unwrap(), 0, &mut out);
+        let bytes = out[r.range].to_vec();
+        let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        (r.code, bytes[split..].to_vec())
+    }
+
+    const H: &str = "%AA%AA%AA%AA%AA%AA%AA%AA%AA%AA%AA%AA%AA%AA%AA%AA%AA%AA%AA%AA";
+
+    #[test]
+    fn http_announce_compact_reply_is_sorted_bencode() {
+        let mut t = tracker();
+        get(
+            &mut t,
+            &format!("/announce?info_hash={H}&port=1&left=0"),
+            "10.0.0.1",
+        );
+        let (code, body) = get(
+            &mut t,
+            &format!("/announce?info_hash={H}&port=2&left=5"),
+            "10.0.0.2",
+        );
+        assert_eq!(code, 200);
+        assert_eq!(
+            body,
+            b"d8:completei1e10:downloadedi0e10:incompletei1e8:intervali1800e12:min intervali900e5:peers6:\x0a\x00\x00\x01\x00\x01e"
+        );
+    }
+
+    #[test]
+    fn http_announce_dictionary_and_ipv6_peers() {
+        let mut t = tracker();
+        get(
+            &mut t,
+            &format!("/announce?info_hash={H}&port=1&left=0"),
+            "::ffff:10.0.0.1",
+        );
+        get(
+            &mut t,
+            &format!("/announce?info_hash={H}&port=3&left=0"),
+            "2001:db8::1",
+        );
+        let (_, body) = get(
+            &mut t,
+            &format!("/announce?info_hash={H}&port=2&left=5&compact=0"),
+            "10.0.0.2",
+        );
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.contains("5:peersld2:ip8:10.0.0.14:porti1eed2:ip11:2001:db8::14:porti3eee"),
+            "{text}"
+        );
+        let (_, body) = get(
+            &mut t,
+            &format!("/announce?info_hash={H}&port=4&left=5"),
+            "2001:db8::2",
+        );
+        let tail = b"6:peers618:\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01\x00\x03e";
+        assert!(body.ends_with(tail), "{}", String::from_utf8_lossy(&body));
+    }
+
+    #[test]
+    fn http_bad_input_gets_failure_reason_and_changes_nothing() {
+        let mut t = tracker();
+        for (q, reason) in [
+            ("/announce?port=1", "missing info_hash"),
+            (
+                "/announce?info_hash=short&port=1",
+                "invalid info_hash (must be 20 bytes)",
+            ),
+            (&format!("/announce?info_hash={H}&port=0"), "invalid port"),
+            (&format!("/announce?info_hash={H}"), "missing port"),
+            ("/scrape", "scrape needs at least one info_hash"),
+        ] {
+            let (code, body) = get(&mut t, q, "10.0.0.1");
+            assert_eq!(code, 200);
+            let expect = format!("d14:failure reason{}:{}e", reason.len(), reason);
+            assert_eq!(String::from_utf8_lossy(&body), expect);
+        }
+        assert_eq!(t.swarm.torrent_count(), 0);
+        assert_eq!(get(&mut t, "/nope", "10.0.0.1").0, 404);
+        assert_eq!(get(&mut t, "/", "10.0.0.1").0, 404);
+    }
+
+    #[test]
+    fn http_scrape_many() {
+        let mut t = tracker();
+        get(
+            &mut t,
+            &format!("/announce?info_hash={H}&port=1&left=0&event=completed"),
+            "10.0.0.1",
+        );
+        let (_, body) = get(
+            &mut t,
+            &format!("/scrape?info_hash={H}&info_hash=BBBBBBBBBBBBBBBBBBBB"),
+            "10.0.0.1",
+        );
+        let mut expect =
+            b"d5:filesd20:BBBBBBBBBBBBBBBBBBBBd8:completei0e10:downloadedi0e10:incompletei0ee20:"
+                .to_vec();
+        expect.extend_from_slice(&[0xAA; 20]);
+        expect.extend_from_slice(b"d8:completei1e10:downloadedi1e10:incompletei0eeee");
+        assert_eq!(body, expect);
+    }
+
+    fn connect(t: &mut Tracker, from: IpAddr) -> u64 {
+        let mut req = udp::PROTOCOL_ID.to_be_bytes().to_vec();
+        req.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 7]);
+        let mut out = [0u8; 1500];
+        let n = t.udp(&req, from, 0, &mut out).unwrap();
+        assert_eq!(n, 16);
+        assert_eq!(&out[..8], &[0, 0, 0, 0, 0, 0, 0, 7]);
+        u64::from_be_bytes(out[8..16].try_into().unwrap())
+    }
+
+    fn udp_announce(conn: u64, port: u16, left: u64) -> Vec<u8> {
+        let mut b = conn.to_be_bytes().to_vec();
+        b.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 9]);
+        b.extend_from_slice(&[0xAA; 20]);
+        b.extend_from_slice(&[0; 20]);
+        b.extend_from_slice(&0u64.to_be_bytes());
+        b.extend_from_slice(&left.to_be_bytes());
+        b.extend_from_slice(&0u64.to_be_bytes());
+        b.extend_from_slice(&[0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+        b.extend_from_slice(&port.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn udp_connect_announce_scrape() {
+        let mut t = tracker();
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "::ffff:10.0.0.2".parse().unwrap();
+        let ca = connect(&mut t, a);
+        let cb = connect(&mut t, b);
+        let mut out = [0u8; 1500];
+        t.udp(&udp_announce(ca, 6881, 0), a, 1, &mut out).unwrap();
+        let n = t.udp(&udp_announce(cb, 6882, 10), b, 1, &mut out).unwrap();
+        assert_eq!(
+            &out[..n],
+            &[0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 7, 8, 0, 0, 0, 1, 0, 0, 0, 1, 10, 0, 0, 1, 0x1a, 0xe1]
+        );
+        let mut s = ca.to_be_bytes().to_vec();
+        s.extend_from_slice(&[0, 0, 0, 2, 0, 0, 0, 4]);
+        s.extend_from_slice(&[0xAA; 20]);
+        let n = t.udp(&s, a, 1, &mut out).unwrap();
+        assert_eq!(
+            &out[..n],
+            &[0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]
+        );
+    }
+
+    #[test]
+    fn udp_forged_connection_id_gets_error_and_stores_nothing() {
+        let mut t = tracker();
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let mut out = [0u8; 1500];
+        let n = t
+            .udp(&udp_announce(12345, 6881, 0), a, 1, &mut out)
+            .unwrap();
+        assert_eq!(&out[..8], &[0, 0, 0, 3, 0, 0, 0, 9]);
+        assert_eq!(&out[8..n], b"invalid connection id");
+        assert_eq!(t.swarm.torrent_count(), 0);
+        assert_eq!(t.udp(&[1, 2, 3], a, 1, &mut out), None);
+    }
+}
