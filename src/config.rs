@@ -267,9 +267,9 @@ pub fn parse_file(
             None => (line, ""),
         };
         let at = |msg: String| ConfigError(format!("{}:{}: {}", file.display(), n + 1, msg));
-        apply(cfg, key, value).map_err(at)?.map(|w| {
+        if let Some(w) = apply(cfg, key, value).map_err(at)? {
             warnings.push(format!("{}:{}: {}", file.display(), n + 1, w));
-        });
+        }
     }
     Ok(())
 }

@@ -52,6 +52,9 @@ pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
             let _ = std::io::Write::write(&mut stream.get_ref(), &out[reply.range]);
             continue;
         }
+        // Replies are single writes; without this a keep-alive reply that follows
+        // an unacknowledged one would wait for the client's delayed ACK.
+        let _ = stream.get_ref().set_nodelay(true);
         shared.tracker.borrow_mut().stats.tcp_connections += 1;
         shared.connections.set(shared.connections.get() + 1);
         let task_shared = shared.clone();

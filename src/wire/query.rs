@@ -161,12 +161,10 @@ pub fn parse_announce(query: &[u8]) -> Result<AnnounceQuery, QueryError> {
             b"downloaded" => {
                 number(value, "downloaded")?;
             }
-            b"numwant" => {
-                // Some clients send -1 for "default"; anything else must be a number.
-                if value != b"-1" {
-                    let n = number(value, "numwant")?;
-                    numwant = Some(u32::try_from(n).unwrap_or(u32::MAX));
-                }
+            // Some clients send -1 for "default"; anything else must be a number.
+            b"numwant" if value != b"-1" => {
+                let n = number(value, "numwant")?;
+                numwant = Some(u32::try_from(n).unwrap_or(u32::MAX));
             }
             b"compact" => compact = value != b"0",
             b"event" => {
