@@ -3,8 +3,9 @@
 #   cross/test.sh [ARCH ...]      (default: every cross/out/smoltracker-*)
 # The integration tests (tests/*.rs) read SMOLTRACKER_BIN and SMOLTRACKER_RUNNER and are
 # themselves built and run with the normal host toolchain.
-# UNIT=1 also runs the library's unit tests compiled for the target, under qemu (~2 min per
+# UNIT=1 also runs the crate's unit tests compiled for the target, under qemu (~2 min per
 # target: catches endianness and 32-bit bugs the x86_64 host can't).
+# Every arch is tried; exits non-zero if any failed.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -17,33 +18,48 @@ pid=""
 cleanup() { [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; }
 trap cleanup EXIT
 
+# 1. Smoke: start the binary on a free loopback port, probe UDP connect + HTTP announce.
+smoke() {
+  local port rc=0
+  port=$(python3 "$ROOT/cross/probe.py" freeport)
+  $runner "$bin" -i 127.0.0.1 -p "$port" -P "$port" & pid=$!
+  python3 "$ROOT/cross/probe.py" 127.0.0.1 "$port" "$port" 30 || rc=$?
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; pid=""
+  return $rc
+}
+
+# 2. The project's black-box tests, pointed at this binary via the env contract.
+#    SMOLTRACKER_RUNNER is left unset (not empty) for native x86_64.
+blackbox() {
+  if ! compgen -G "$ROOT/tests/*.rs" >/dev/null; then
+    echo "   (no tests/*.rs yet: black-box tests skipped)"; return 0
+  fi
+  (cd "$ROOT" && env SMOLTRACKER_BIN="$bin" ${runner:+SMOLTRACKER_RUNNER="$runner"} cargo test --test '*')
+}
+
+# 3. Unit tests built for the target. `cargo zigbuild test` does not exist: call
+#    cargo-zigbuild's own `test` subcommand. Full -Zbuild-std: the harness needs unwinding.
+unit() {
+  (use_cross_toolchain
+   [ -z "$runner" ] || export "CARGO_TARGET_$(echo "$triple" | tr a-z- A-Z_)_RUNNER=$runner"
+   local which=(--bins); [ ! -f "$ROOT/src/lib.rs" ] || which+=(--lib)
+   cd "$ROOT" && nice -n 10 cargo-zigbuild test "${which[@]}" --target "$triple" -Zbuild-std)
+}
+
+summary="" failed=0
 for want in "$@"; do
   IFS=: read -r triple arch runner <<< "$(lookup "$want")"
   bin="$OUT/smoltracker-$arch"
-  [ -x "$bin" ] || { echo "missing $bin; run cross/build.sh $arch" >&2; exit 1; }
   echo "== $arch ${runner:+(under $runner)}"
-
-  # 1. Smoke: start it on a free loopback port, probe UDP connect + HTTP announce.
-  port=$(python3 "$ROOT/cross/probe.py" freeport)
-  $runner "$bin" -i 127.0.0.1 -p "$port" -P "$port" & pid=$!
-  python3 "$ROOT/cross/probe.py" 127.0.0.1 "$port" "$port" 30
-  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
-
-  # 2. The project's black-box tests, pointed at this binary via the env contract.
-  #    SMOLTRACKER_RUNNER is left unset (not empty) for native x86_64.
-  if compgen -G "$ROOT/tests/*.rs" >/dev/null; then
-    (cd "$ROOT" && env SMOLTRACKER_BIN="$bin" ${runner:+SMOLTRACKER_RUNNER="$runner"} cargo test --test '*')
+  res=""
+  if [ ! -x "$bin" ]; then res="missing (cross/build.sh $arch)"
   else
-    echo "   (no tests/*.rs yet: black-box tests skipped)"
+    smoke    && res+="smoke ok"     || res+="smoke FAILED"
+    blackbox && res+=", tests ok"   || res+=", tests FAILED"
+    if [ "${UNIT:-0}" = 1 ]; then unit && res+=", unit ok" || res+=", unit FAILED"; fi
   fi
-
-  # 3. Optional: unit tests built for the target. `cargo zigbuild test` is not a thing:
-  #    call cargo-zigbuild's own `test` subcommand. Full -Zbuild-std: the harness needs unwinding.
-  if [ "${UNIT:-0}" = 1 ]; then
-    (use_cross_toolchain
-     [ -z "$runner" ] || export "CARGO_TARGET_$(echo "$triple" | tr a-z- A-Z_)_RUNNER=$runner"
-     which=(--bins); [ ! -f "$ROOT/src/lib.rs" ] || which+=(--lib)
-     cd "$ROOT" && nice -n 10 cargo-zigbuild test "${which[@]}" --target "$triple" -Zbuild-std)
-  fi
+  case "$res" in *ok*FAILED*|*FAILED*|missing*) failed=1 ;; esac
+  summary+=$(printf '%-26s %s' "$arch" "$res")$'\n'
 done
-echo "cross/test.sh: all ok ($*)"
+printf '\n%s' "$summary"
+exit $failed
