@@ -34,7 +34,7 @@ blackbox() {
   if ! compgen -G "$ROOT/tests/*.rs" >/dev/null; then
     echo "   (no tests/*.rs yet: black-box tests skipped)"; return 0
   fi
-  (cd "$ROOT" && env SMOLTRACKER_BIN="$bin" ${runner:+SMOLTRACKER_RUNNER="$runner"} cargo test --test '*')
+  (cd "$ROOT" && env SMOLTRACKER_BIN="$bin" ${runner:+SMOLTRACKER_RUNNER="$runner"} cargo test --no-fail-fast --test '*')
 }
 
 # 3. Unit tests built for the target. `cargo zigbuild test` does not exist: call

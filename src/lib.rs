@@ -4,9 +4,11 @@
 //! `tracker` answers requests over them, and `server` runs the smol I/O
 //! loops on top.
 
+pub mod access;
 pub mod config;
 pub mod connection_id;
 pub mod server;
+pub mod state;
 pub mod stats;
 pub mod swarm;
 pub mod tracker;

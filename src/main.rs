@@ -1,7 +1,7 @@
-//! `smoltracker`: parse the command line, bind, serve.
+//! `smoltracker`: parse the command line, bind, drop privileges, serve.
 
 use smoltracker::config::{self, Command};
-use smoltracker::server;
+use smoltracker::server::{self, log, privileges, signals};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -17,27 +17,41 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("smoltracker: {e}");
+            log(e);
             return ExitCode::from(2);
         }
     };
     for w in warnings {
-        eprintln!("smoltracker: warning: {w}");
+        log(format_args!("warning: {w}"));
     }
-    let tracker = match server::build_tracker(&cfg) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("smoltracker: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let sockets = match server::bind_all(&cfg, &mut |w| eprintln!("smoltracker: warning: {w}")) {
+    let signals = match signals::install() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("smoltracker: {e}");
+            log(format_args!("cannot install signal handlers: {e}"));
             return ExitCode::FAILURE;
         }
     };
+    let tracker = match server::build_tracker(&cfg) {
+        Ok(t) => t,
+        Err(e) => {
+            log(e);
+            return ExitCode::from(2);
+        }
+    };
+    let sockets = match server::bind_all(&cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            log(e);
+            return ExitCode::FAILURE;
+        }
+    };
+    match privileges::drop_privileges(cfg.rootdir.as_deref(), cfg.user.as_deref()) {
+        Ok(d) => log(d.summary),
+        Err(e) => {
+            log(e);
+            return ExitCode::FAILURE;
+        }
+    }
     let cap = tracker.swarm.capacity();
     eprintln!(
         "smoltracker {}: listening on {}; memory cap {} KiB ({} torrents, {} IPv4 peers)",
@@ -47,10 +61,10 @@ fn main() -> ExitCode {
         cap.torrents,
         cap.ipv4_peers
     );
-    match server::run(&cfg, sockets, tracker) {
+    match server::run(&cfg, sockets, tracker, signals) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("smoltracker: {e}");
+            log(e);
             ExitCode::FAILURE
         }
     }

@@ -4,9 +4,10 @@
 //! fixed output buffer, and send whatever this writes. Responses are built in
 //! place, so answering never allocates.
 
+use crate::access::{AccessList, NOT_AUTHORIZED};
 use crate::config::Config;
 use crate::connection_id::ConnectionIdKey;
-use crate::stats::{HttpError, Stats};
+use crate::stats::{put_torrent_record, HttpError, Page, Stats, TorrentFormat};
 use crate::swarm::{Announce, Counts, Selection, Swarm};
 use crate::wire::http::{self, RequestHead, HEAD_ROOM};
 use crate::wire::query::{self, InfoHash, QueryError};
@@ -32,6 +33,14 @@ pub struct Settings {
     pub numwant_max: u32,
     /// Where `GET /` redirects.
     pub redirect_url: Option<String>,
+    /// Path of the stats page.
+    pub stats_path: String,
+    /// Addresses allowed to read stats (everyone when empty).
+    pub stats_allowed: Vec<IpAddr>,
+    /// Proxies whose forwarding headers are believed.
+    pub proxies: Vec<IpAddr>,
+    /// Whether `/scrape` without info_hash lists every torrent.
+    pub fullscrape: bool,
 }
 
 impl From<&Config> for Settings {
@@ -41,6 +50,10 @@ impl From<&Config> for Settings {
             numwant_default: c.numwant_default,
             numwant_max: c.numwant_max,
             redirect_url: c.redirect_url.clone(),
+            stats_path: c.access.stats_path.clone(),
+            stats_allowed: c.access.stats.iter().copied().map(canonical_ip).collect(),
+            proxies: c.access.proxies.iter().copied().map(canonical_ip).collect(),
+            fullscrape: c.access.fullscrape,
         }
     }
 }
@@ -54,6 +67,18 @@ pub struct HttpReply {
     pub range: Range<usize>,
     /// Whether the connection stays open afterwards.
     pub keep_alive: bool,
+    /// More body to come from [`Tracker::stream_chunk`] (then the connection closes).
+    pub stream: Option<Stream>,
+}
+
+/// A body too large to build at once — one record per torrent — produced a
+/// buffer at a time. Torrents that come or go meanwhile may be missed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stream {
+    format: TorrentFormat,
+    next: usize,
+    started: bool,
+    done: bool,
 }
 
 /// The tracker's state: the swarm, counters and connection-id key.
@@ -65,6 +90,7 @@ pub struct Tracker {
     settings: Settings,
     conn_ids: ConnectionIdKey,
     selection: Selection,
+    access: Option<AccessList>,
 }
 
 /// IPv4-mapped IPv6 addresses (from a dual-stack socket) are the IPv4 peer they carry.
@@ -87,7 +113,38 @@ impl Tracker {
             settings,
             conn_ids: ConnectionIdKey::new(),
             selection: Selection::default(),
+            access: None,
         }
+    }
+
+    /// Swaps in a new access list (or none: serve every torrent).
+    pub fn set_access(&mut self, list: Option<AccessList>) {
+        self.access = list;
+    }
+
+    /// The access list in force.
+    pub fn access(&self) -> Option<&AccessList> {
+        self.access.as_ref()
+    }
+
+    fn allowed(&self, hash: &InfoHash) -> bool {
+        self.access.as_ref().is_none_or(|a| a.allows(hash))
+    }
+
+    /// The announcing peer's address: the connection's, or for a trusted proxy
+    /// the last X-Forwarded-For hop (else X-Real-IP).
+    fn client_address(&self, head: &RequestHead<'_>, peer: IpAddr) -> IpAddr {
+        if self.settings.proxies.contains(&peer) {
+            let forwarded = head
+                .forwarded_for
+                .or(head.real_ip)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|t| t.parse::<IpAddr>().ok());
+            if let Some(ip) = forwarded {
+                return canonical_ip(ip);
+            }
+        }
+        peer
     }
 
     // ---- HTTP -----------------------------------------------------------
@@ -97,18 +154,42 @@ impl Tracker {
     pub fn http(
         &mut self,
         head: &RequestHead<'_>,
-        client: IpAddr,
+        peer: IpAddr,
         now: u32,
         out: &mut [u8],
     ) -> HttpReply {
-        let client = canonical_ip(client);
+        let peer = canonical_ip(peer);
+        let client = self.client_address(head, peer);
         let keep_alive = head.keep_alive;
-        let result = match head.path {
+        if head.path == self.settings.stats_path.as_bytes() || head.path == b"/metrics" {
+            if !self.settings.stats_allowed.is_empty()
+                && !self.settings.stats_allowed.contains(&peer)
+            {
+                return self.http_error(403, keep_alive, out);
+            }
+            let page = match head.path {
+                b"/metrics" => Some(Page::Prometheus),
+                _ => Page::parse(head.query),
+            };
+            return match page {
+                None => self.http_error(400, keep_alive, out),
+                Some(Page::PerTorrent(format)) => self.start_stream(format, page_type(format), out),
+                Some(page) => {
+                    let body = self.body(out, |t, w| t.stats.render(page, &t.swarm, now, w));
+                    self.finish(body, page.content_type(), keep_alive, out)
+                }
+            };
+        }
+        let body = match head.path {
             b"/announce" | b"/announce.php" => {
                 self.stats.tcp_announces += 1;
                 self.body(out, |t, w| t.http_announce(head.query, client, now, w))
             }
             b"/scrape" | b"/scrape.php" => {
+                let full = !query::pairs(head.query).any(|(k, _)| k == b"info_hash");
+                if full && self.settings.fullscrape {
+                    return self.start_stream(TorrentFormat::Ben, b"text/plain", out);
+                }
                 self.stats.tcp_scrapes += 1;
                 self.body(out, |t, w| t.http_scrape(head.query, w))
             }
@@ -118,14 +199,89 @@ impl Tracker {
             }
             _ => return self.http_error(404, keep_alive, out),
         };
-        match result.and_then(|len| http::frame(out, len, 200, b"text/plain", keep_alive)) {
+        self.finish(body, b"text/plain", keep_alive, out)
+    }
+
+    fn finish(
+        &mut self,
+        body: Result<usize, Overflow>,
+        content_type: &[u8],
+        keep_alive: bool,
+        out: &mut [u8],
+    ) -> HttpReply {
+        match body.and_then(|len| http::frame(out, len, 200, content_type, keep_alive)) {
             Ok(range) => HttpReply {
                 code: 200,
                 range,
                 keep_alive,
+                stream: None,
             },
             Err(Overflow) => self.http_error(500, false, out),
         }
+    }
+
+    /// Writes the head of a streamed reply (no Content-Length: the end of the
+    /// body is the end of the connection).
+    fn start_stream(
+        &mut self,
+        format: TorrentFormat,
+        content_type: &[u8],
+        out: &mut [u8],
+    ) -> HttpReply {
+        self.stats.full_scrapes += 1;
+        let mut w = Writer::new(out);
+        let head = w
+            .put(b"HTTP/1.1 200 OK\r\nContent-Type: ")
+            .and_then(|()| w.put(content_type))
+            .and_then(|()| w.put(b"\r\nConnection: close\r\n\r\n"));
+        if head.is_err() {
+            return self.http_error(500, false, out);
+        }
+        HttpReply {
+            code: 200,
+            range: 0..w.len(),
+            keep_alive: false,
+            stream: Some(Stream {
+                format,
+                next: 0,
+                started: false,
+                done: false,
+            }),
+        }
+    }
+
+    /// Writes the next part of a streamed body into `out`; 0 when it is over.
+    pub fn stream_chunk(&mut self, s: &mut Stream, out: &mut [u8]) -> usize {
+        /// Longest record of any format (an URL-encoded line is 83 bytes).
+        const RECORD_MAX: usize = 128;
+        if s.done {
+            return 0;
+        }
+        let mut w = Writer::new(out);
+        if !s.started {
+            s.started = true;
+            if s.format == TorrentFormat::Ben && w.put(b"d5:filesd").is_err() {
+                return 0;
+            }
+        }
+        while w.remaining() >= RECORD_MAX + 2 {
+            let Some((hash, counts)) = self.swarm.torrent_at(s.next) else {
+                s.done = true;
+                if s.format == TorrentFormat::Ben {
+                    let _ = w.put(b"ee");
+                }
+                break;
+            };
+            s.next += 1;
+            // Each record is built whole first, so a record is never cut in two.
+            let mut rec = [0u8; RECORD_MAX];
+            let mut r = Writer::new(&mut rec);
+            if put_torrent_record(&mut r, s.format, &hash, counts).is_ok() {
+                let _ = w.put(r.written());
+            }
+        }
+        self.stats.full_scrape_bytes += w.len() as u64;
+        w.len()
     }
 
     /// Writes a plain-text error response (400, 404, 405, 413, 500, 503).
@@ -152,6 +308,7 @@ impl Tracker {
             code,
             range: range.unwrap_or(0..0),
             keep_alive,
+            stream: None,
         }
     }
 
@@ -171,6 +328,7 @@ impl Tracker {
             code: 302,
             range: 0..len,
             keep_alive,
+            stream: None,
         }
     }
 
@@ -197,6 +355,10 @@ impl Tracker {
             Ok(r) => r,
             Err(e) => return self.failure(w, e),
         };
+        if !self.allowed(&req.info_hash) {
+            self.stats.refused_access += 1;
+            return bencode::put_failure(w, NOT_AUTHORIZED);
+        }
         let mut numwant = req
             .numwant
             .unwrap_or(self.settings.numwant_default)
@@ -270,7 +432,10 @@ impl Tracker {
         }
         if hashes.is_empty() {
             self.stats.http_error(HttpError::BadParameter);
-            return bencode::put_failure(w, "scrape needs at least one info_hash");
+            return bencode::put_failure(
+                w,
+                "scrape needs at least one info_hash (full scrape is off)",
+            );
         }
         // Bencoded dictionaries are sorted by key.
         hashes.sort_unstable();
@@ -293,6 +458,7 @@ impl Tracker {
     /// when the datagram is too short to answer.
     pub fn udp(&mut self, packet: &[u8], from: IpAddr, now: u32, out: &mut [u8]) -> Option<usize> {
         let from = canonical_ip(from);
+        self.stats.udp_requests += 1;
         let mut w = Writer::new(out);
         let result = match udp::parse(packet) {
             Err(udp::ParseError::TooShort) => {
@@ -343,6 +509,10 @@ impl Tracker {
     ) -> Result<(), Overflow> {
         if !self.conn_ids.check(from, r.connection_id, now) {
             return self.udp_error(w, r.transaction_id, "invalid connection id");
+        }
+        if !self.allowed(&r.info_hash) {
+            self.stats.refused_access += 1;
+            return self.udp_error(w, r.transaction_id, NOT_AUTHORIZED);
         }
         self.stats.udp_announces += 1;
         let wanted = u32::try_from(r.num_want).unwrap_or(self.settings.numwant_default);
@@ -399,6 +569,10 @@ impl Tracker {
     }
 }
 
+fn page_type(format: TorrentFormat) -> &'static [u8] {
+    Page::PerTorrent(format).content_type()
+}
+
 /// `d2:ip<text>4:porti<port>ee` — a BEP 3 peer dictionary (no peer id: none is stored).
 fn put_peer_dict(w: &mut Writer<'_>, ip: IpAddr, port: u16) -> Result<(), Overflow> {
     let mut text = heapless::String::<48>::new();
@@ -441,6 +615,10 @@ mod tests {
                 numwant_default: 50,
                 numwant_max: 200,
                 redirect_url: None,
+                stats_path: "/stats".into(),
+                stats_allowed: Vec::new(),
+                proxies: vec!["10.9.9.9".parse().unwrap()],
+                fullscrape: false,
             },
         )
     }
@@ -520,7 +698,10 @@ mod tests {
             ),
             (&format!("/announce?info_hash={H}&port=0"), "invalid port"),
             (&format!("/announce?info_hash={H}"), "missing port"),
-            ("/scrape", "scrape needs at least one info_hash"),
+            (
+                "/scrape",
+                "scrape needs at least one info_hash (full scrape is off)",
+            ),
         ] {
             let (code, body) = get(&mut t, q, "10.0.0.1");
             assert_eq!(code, 200);

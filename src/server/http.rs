@@ -115,6 +115,19 @@ async fn connection(
             }
         };
         timed(IO_TIMEOUT, stream.write_all(&out[reply.range])).await?;
+        if let Some(mut body) = reply.stream {
+            // Per-torrent pages and full scrapes: a buffer at a time, never whole.
+            loop {
+                let n = shared
+                    .tracker
+                    .borrow_mut()
+                    .stream_chunk(&mut body, &mut out);
+                if n == 0 {
+                    return Ok(());
+                }
+                timed(IO_TIMEOUT, stream.write_all(&out[..n])).await?;
+            }
+        }
         if !reply.keep_alive {
             return Ok(());
         }

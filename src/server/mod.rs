@@ -1,21 +1,36 @@
-//! The smol event loop: sockets, tasks and the periodic sweep. Everything runs
-//! on one thread; the tracker state is shared by `Rc<RefCell<_>>` and never
-//! borrowed across an await.
+//! The smol event loop: sockets, tasks, signals and the periodic jobs.
+//! Everything runs on one thread; the tracker state is shared by
+//! `Rc<RefCell<_>>` and never borrowed across an await.
 
 pub mod bind;
 pub mod http;
+pub mod privileges;
+pub mod signals;
 pub mod udp;
 
+use crate::access::{file_stamp, AccessList, Mode};
 use crate::config::Config;
+use crate::state;
 use crate::swarm::{Limits, Swarm};
 use crate::tracker::{Settings, Tracker};
-use smol::{Async, LocalExecutor, Task};
+use smol::{Async, LocalExecutor, Task, Timer};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Seconds between expiry sweeps (peers are timed in 16-second ticks).
+const SWEEP_SECS: u64 = 30;
+/// Seconds between summaries of refused announces in the log.
+const REFUSAL_REPORT_SECS: u32 = 600;
+
+/// Writes one line to stderr, where procd and systemd collect it.
+pub fn log(msg: impl std::fmt::Display) {
+    eprintln!("smoltracker: {msg}");
+}
 
 /// State every task holds a handle to.
 pub struct SharedState {
@@ -27,6 +42,10 @@ pub struct SharedState {
     pub max_connections: usize,
     started: Instant,
     executor: LocalExecutor<'static>,
+    access_file: Option<(Mode, PathBuf)>,
+    access_stamp: Cell<Option<(SystemTime, u64)>>,
+    state_file: Option<PathBuf>,
+    state_saved: Cell<(usize, u64)>,
 }
 
 /// A handle to the shared state.
@@ -41,6 +60,86 @@ impl SharedState {
     /// Spawns a task on the tracker's executor.
     pub fn spawn<T: 'static>(&self, f: impl Future<Output = T> + 'static) -> Task<T> {
         self.executor.spawn(f)
+    }
+
+    /// Re-reads the access list and swaps it in whole. Bad lines are reported
+    /// and skipped; a file that cannot be read keeps the list in force.
+    pub fn reload_access(&self, why: &str) {
+        let Some((mode, path)) = &self.access_file else {
+            if why == "SIGHUP" {
+                log("SIGHUP: no whitelist or blacklist configured, nothing to reload");
+            }
+            return;
+        };
+        let kind = match mode {
+            Mode::Whitelist => "whitelist",
+            Mode::Blacklist => "blacklist",
+        };
+        self.access_stamp.set(file_stamp(path));
+        match AccessList::load(*mode, path) {
+            Ok((list, bad)) => {
+                for b in bad.iter().take(20) {
+                    log(format_args!(
+                        "{}:{}: {}, skipped",
+                        path.display(),
+                        b.line,
+                        b.reason
+                    ));
+                }
+                if bad.len() > 20 {
+                    log(format_args!(
+                        "{}: {} more bad lines skipped",
+                        path.display(),
+                        bad.len() - 20
+                    ));
+                }
+                log(format_args!(
+                    "{why}: {kind} {}: {} info hashes{}",
+                    path.display(),
+                    list.len(),
+                    if bad.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {} bad lines skipped", bad.len())
+                    }
+                ));
+                self.tracker.borrow_mut().set_access(Some(list));
+            }
+            Err(e) => {
+                let mut tracker = self.tracker.borrow_mut();
+                match tracker.access() {
+                    Some(old) => log(format_args!(
+                        "{why}: cannot read {kind} {}: {e}; keeping the previous list ({} info hashes)",
+                        path.display(),
+                        old.len()
+                    )),
+                    None => {
+                        log(format_args!(
+                            "{why}: cannot read {kind} {}: {e}; starting with an empty {kind}",
+                            path.display()
+                        ));
+                        tracker.set_access(Some(AccessList::empty(*mode)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the state file if counts changed since the last write (or `force`).
+    pub fn save_state(&self, force: bool) {
+        let Some(path) = &self.state_file else { return };
+        let tracker = self.tracker.borrow();
+        let fp = state::fingerprint(&tracker.swarm);
+        if !force && fp == self.state_saved.get() {
+            return;
+        }
+        match state::save(path, &tracker.swarm) {
+            Ok(_) => self.state_saved.set(fp),
+            Err(e) => log(format_args!(
+                "cannot write state file {}: {e}",
+                path.display()
+            )),
+        }
     }
 }
 
@@ -63,12 +162,11 @@ impl Sockets {
 
 /// Binds every configured address. An IPv6 wildcard that cannot be bound
 /// (IPv6 disabled) is skipped with a warning when IPv4 was bound too.
-pub fn bind_all(cfg: &Config, warn: &mut dyn FnMut(String)) -> Result<Sockets, String> {
+pub fn bind_all(cfg: &Config) -> Result<Sockets, String> {
     fn each<S>(
         addrs: &[SocketAddr],
         proto: &str,
         f: fn(SocketAddr) -> io::Result<S>,
-        warn: &mut dyn FnMut(String),
     ) -> Result<Vec<S>, String> {
         let mut out = Vec::new();
         for &a in addrs {
@@ -79,8 +177,8 @@ pub fn bind_all(cfg: &Config, warn: &mut dyn FnMut(String)) -> Result<Sockets, S
                         && a.ip().is_unspecified()
                         && addrs.iter().any(|o| o.is_ipv4()) =>
                 {
-                    warn(format!(
-                        "cannot listen on {proto} {a}: {e}; serving IPv4 only"
+                    log(format_args!(
+                        "warning: cannot listen on {proto} {a}: {e}; serving IPv4 only"
                     ))
                 }
                 Err(e) => return Err(format!("cannot listen on {proto} {a}: {e}")),
@@ -89,8 +187,8 @@ pub fn bind_all(cfg: &Config, warn: &mut dyn FnMut(String)) -> Result<Sockets, S
         Ok(out)
     }
     Ok(Sockets {
-        tcp: each(&cfg.tcp, "tcp", bind::tcp, warn)?,
-        udp: each(&cfg.udp, "udp", bind::udp, warn)?,
+        tcp: each(&cfg.tcp, "tcp", bind::tcp)?,
+        udp: each(&cfg.udp, "udp", bind::udp)?,
     })
 }
 
@@ -102,28 +200,57 @@ pub fn build_tracker(cfg: &Config) -> Result<Tracker, String> {
         max_peers_per_torrent: cfg.max_peers_per_torrent,
         peer_timeout: cfg.peer_timeout,
     };
-    let seed = random_seed();
-    let swarm = Swarm::new(limits, seed).map_err(|e| e.0)?;
+    let swarm = Swarm::new(limits, random_seed()).map_err(|e| e.0)?;
     Ok(Tracker::new(swarm, Settings::from(cfg)))
 }
 
 fn random_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
-    // RandomState is seeded from the OS; hashing the clock adds per-start variety.
+    // RandomState's keys come from the OS; hashing the clock adds per-start variety.
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(Instant::now().elapsed().as_nanos());
     h.finish()
 }
 
-/// Runs the tracker until the process is stopped.
-pub fn run(cfg: &Config, sockets: Sockets, tracker: Tracker) -> Result<(), String> {
+/// Serves until SIGTERM/SIGINT, then saves state. Call after binding and
+/// dropping privileges: access lists and the state file are read from here on.
+pub fn run(
+    cfg: &Config,
+    sockets: Sockets,
+    tracker: Tracker,
+    signals: async_signal::Signals,
+) -> Result<(), String> {
+    let access_file = match (&cfg.access.whitelist, &cfg.access.blacklist) {
+        (Some(w), _) => Some((Mode::Whitelist, w.clone())),
+        (None, Some(b)) => Some((Mode::Blacklist, b.clone())),
+        (None, None) => None,
+    };
     let shared: Shared = Rc::new(SharedState {
         tracker: RefCell::new(tracker),
         connections: Cell::new(0),
         max_connections: cfg.max_connections,
         started: Instant::now(),
         executor: LocalExecutor::new(),
+        access_file,
+        access_stamp: Cell::new(None),
+        state_file: cfg.state_file.clone(),
+        state_saved: Cell::new((0, 0)),
     });
+    shared.reload_access("start-up");
+    if let Some(path) = &cfg.state_file {
+        let mut tracker = shared.tracker.borrow_mut();
+        match state::load(path, &mut tracker.swarm) {
+            Ok(n) => log(format_args!(
+                "state {}: restored {n} completed counts",
+                path.display()
+            )),
+            Err(e) => log(format_args!(
+                "state {}: {e}; ignored, starting from zero",
+                path.display()
+            )),
+        }
+        shared.state_saved.set(state::fingerprint(&tracker.swarm));
+    }
     for s in sockets.udp {
         let s = Async::new(s).map_err(|e| format!("udp socket: {e}"))?;
         shared.spawn(udp::serve(s, shared.clone())).detach();
@@ -132,17 +259,69 @@ pub fn run(cfg: &Config, sockets: Sockets, tracker: Tracker) -> Result<(), Strin
         let l = Async::new(l).map_err(|e| format!("tcp listener: {e}"))?;
         shared.spawn(http::serve(l, shared.clone())).detach();
     }
-    let sweeper = shared.clone();
-    shared
-        .spawn(async move {
-            loop {
-                smol::Timer::after(Duration::from_secs(30)).await;
-                let now = sweeper.now();
-                sweeper.tracker.borrow_mut().swarm.sweep(now);
-            }
-        })
-        .detach();
-    let ex_shared = shared.clone();
-    smol::block_on(ex_shared.executor.run(std::future::pending::<()>()));
+    shared.spawn(sweeper(shared.clone())).detach();
+    if cfg.access.reload_interval > 0 && shared.access_file.is_some() {
+        let every = Duration::from_secs(cfg.access.reload_interval.into());
+        shared
+            .spawn(watch_access_file(shared.clone(), every))
+            .detach();
+    }
+    if cfg.state_file.is_some() {
+        let every = Duration::from_secs(cfg.state_interval.into());
+        let saver = shared.clone();
+        shared
+            .spawn(async move {
+                loop {
+                    Timer::after(every).await;
+                    saver.save_state(false);
+                }
+            })
+            .detach();
+    }
+    let why = smol::block_on(
+        shared
+            .executor
+            .run(signals::until_stopped(signals, shared.clone())),
+    );
+    log(format_args!("{why}: stopping"));
+    shared.save_state(true);
     Ok(())
+}
+
+/// Expires peers, and now and then logs how many announces were refused.
+async fn sweeper(shared: Shared) {
+    let mut reported = (0u64, 0u64);
+    let mut last_report = 0u32;
+    loop {
+        Timer::after(Duration::from_secs(SWEEP_SECS)).await;
+        let now = shared.now();
+        let mut tracker = shared.tracker.borrow_mut();
+        tracker.swarm.sweep(now);
+        if now.wrapping_sub(last_report) >= REFUSAL_REPORT_SECS {
+            let refused = (tracker.stats.refused_access, tracker.stats.refused_full);
+            if refused != reported {
+                log(format_args!(
+                    "refused {} announces not on the access list and {} because the tracker was full in the last {} minutes",
+                    refused.0 - reported.0,
+                    refused.1 - reported.1,
+                    (now - last_report) / 60
+                ));
+            }
+            reported = refused;
+            last_report = now;
+        }
+    }
+}
+
+/// Reloads the access list when its mtime or size changes.
+async fn watch_access_file(shared: Shared, every: Duration) {
+    let Some((_, path)) = shared.access_file.clone() else {
+        return;
+    };
+    loop {
+        Timer::after(every).await;
+        if file_stamp(&path) != shared.access_stamp.get() {
+            shared.reload_access("file changed");
+        }
+    }
 }

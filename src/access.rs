@@ -1,0 +1,148 @@
+//! White- and blacklists of info hashes, loaded from files and swapped whole
+//! on reload.
+//!
+//! File format (opentracker's, plus comments): one 40-hex info hash per line,
+//! any case; blank lines and lines starting with `#` are skipped; anything
+//! after the hash (separated by a non-hex character) is ignored. Any other
+//! line is reported with `file:line` and skipped, never fatal.
+
+use crate::wire::parse_hex20;
+use crate::wire::query::InfoHash;
+use std::path::Path;
+use std::time::SystemTime;
+
+/// What refusing announces looks like, in opentracker's words.
+pub const NOT_AUTHORIZED: &str = "Requested download is not authorized for use with this tracker.";
+
+/// Whether the list names the torrents served or the ones refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Only listed hashes are served.
+    Whitelist,
+    /// Listed hashes are refused.
+    Blacklist,
+}
+
+/// A loaded access list: sorted hashes for binary search (20 bytes each,
+/// no table overhead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessList {
+    /// White or black.
+    pub mode: Mode,
+    hashes: Vec<InfoHash>,
+}
+
+/// One line that was not a hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadLine {
+    /// 1-based line number.
+    pub line: usize,
+    /// What was wrong.
+    pub reason: &'static str,
+}
+
+impl AccessList {
+    /// An empty list (a whitelist that refuses everything).
+    pub fn empty(mode: Mode) -> Self {
+        AccessList {
+            mode,
+            hashes: Vec::new(),
+        }
+    }
+
+    /// Parses file contents; bad lines are returned, not fatal.
+    pub fn parse(mode: Mode, text: &[u8]) -> (AccessList, Vec<BadLine>) {
+        let mut hashes = Vec::new();
+        let mut bad = Vec::new();
+        for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
+            let line = raw.trim_ascii();
+            if line.is_empty() || line.starts_with(b"#") {
+                continue;
+            }
+            let hash = line
+                .get(..40)
+                .filter(|_| line.get(40).is_none_or(|c| !c.is_ascii_hexdigit()))
+                .and_then(parse_hex20);
+            match hash {
+                Some(h) => hashes.push(h),
+                None => bad.push(BadLine {
+                    line: i + 1,
+                    reason: "not a 40-hex info hash",
+                }),
+            }
+        }
+        hashes.sort_unstable();
+        hashes.dedup();
+        hashes.shrink_to_fit();
+        (AccessList { mode, hashes }, bad)
+    }
+
+    /// Reads and parses `path`.
+    pub fn load(mode: Mode, path: &Path) -> std::io::Result<(AccessList, Vec<BadLine>)> {
+        let text = std::fs::read(path)?;
+        Ok(Self::parse(mode, &text))
+    }
+
+    /// Whether announces for `hash` are served.
+    pub fn allows(&self, hash: &InfoHash) -> bool {
+        let listed = self.hashes.binary_search(hash).is_ok();
+        match self.mode {
+            Mode::Whitelist => listed,
+            Mode::Blacklist => !listed,
+        }
+    }
+
+    /// Hashes listed.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// True when no hash is listed.
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+}
+
+/// What identifies a version of a file for the mtime-based reload.
+pub fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "0123456789abcdef0123456789abcdef01234567";
+    const B: &str = "FEDCBA9876543210FEDCBA9876543210FEDCBA98";
+
+    #[test]
+    fn hashes_comments_and_trailing_text() {
+        let text = format!("# releases\n\n{A}\n  {B}  my-release.iso\n{A}#dup\n");
+        let (list, bad) = AccessList::parse(Mode::Whitelist, text.as_bytes());
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(list.len(), 2);
+        assert!(list.allows(&parse_hex20(A.as_bytes()).unwrap()));
+        assert!(list.allows(&parse_hex20(B.as_bytes()).unwrap()));
+        assert!(!list.allows(&[0; 20]));
+    }
+
+    #[test]
+    fn bad_lines_are_reported_and_skipped() {
+        let text = format!("{A}\nnot a hash\n{}\n{A}0\n{B}\r\n", &B[..39]);
+        let (list, bad) = AccessList::parse(Mode::Whitelist, text.as_bytes());
+        assert_eq!(list.len(), 2, "CRLF line endings are fine");
+        assert_eq!(
+            bad.iter().map(|b| b.line).collect::<Vec<_>>(),
+            vec![2, 3, 4]
+        );
+    }
+
+    #[test]
+    fn blacklist_inverts() {
+        let (list, _) = AccessList::parse(Mode::Blacklist, A.as_bytes());
+        assert!(!list.allows(&parse_hex20(A.as_bytes()).unwrap()));
+        assert!(list.allows(&[0; 20]));
+        assert!(!AccessList::empty(Mode::Whitelist).allows(&[0; 20]));
+    }
+}

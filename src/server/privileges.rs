@@ -1,0 +1,102 @@
+//! Dropping privileges after the sockets are bound: chroot into the root
+//! directory and become an unprivileged user (as root), or just chdir.
+
+use std::ffi::{CStr, CString};
+use std::path::Path;
+
+/// What was done, for the start-up log.
+pub struct Dropped {
+    /// Human-readable summary.
+    pub summary: String,
+}
+
+struct Account {
+    uid: libc::uid_t,
+    gid: libc::gid_t,
+}
+
+fn lookup(name: &str) -> Result<Account, String> {
+    let cname = CString::new(name).map_err(|_| format!("invalid user name '{name}'"))?;
+    // SAFETY: passwd is plain data (all-zero is a valid value to pass in).
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer refers to live, correctly sized storage owned here.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            cname.as_ptr(),
+            &mut pw,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() {
+        return Err(format!(
+            "user '{name}' does not exist (set tracker.user or -u)"
+        ));
+    }
+    Ok(Account {
+        uid: pw.pw_uid,
+        gid: pw.pw_gid,
+    })
+}
+
+fn os_err(what: &str) -> String {
+    format!("{what}: {}", std::io::Error::last_os_error())
+}
+
+/// As root: look up `user` (default `nobody`), chroot into `rootdir` if set,
+/// then drop groups, gid and uid. Otherwise: chdir into `rootdir` if set.
+pub fn drop_privileges(rootdir: Option<&Path>, user: Option<&str>) -> Result<Dropped, String> {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        if let Some(dir) = rootdir {
+            std::env::set_current_dir(dir)
+                .map_err(|e| format!("cannot chdir to {}: {e}", dir.display()))?;
+            return Ok(Dropped {
+                summary: format!("not root: working directory {}", dir.display()),
+            });
+        }
+        return Ok(Dropped {
+            summary: "not root: privileges unchanged".into(),
+        });
+    }
+    let name = user.unwrap_or("nobody");
+    // Before the chroot: /etc/passwd is outside it.
+    let account = lookup(name)?;
+    let mut summary = String::new();
+    if let Some(dir) = rootdir {
+        std::env::set_current_dir(dir)
+            .map_err(|e| format!("cannot chdir to {}: {e}", dir.display()))?;
+        let dot: &CStr = c".";
+        // SAFETY: dot is a valid NUL-terminated path.
+        if unsafe { libc::chroot(dot.as_ptr()) } != 0 {
+            return Err(os_err(&format!("cannot chroot to {}", dir.display())));
+        }
+        std::env::set_current_dir("/")
+            .map_err(|e| format!("cannot chdir to / in the chroot: {e}"))?;
+        summary.push_str(&format!("chroot {}, ", dir.display()));
+    }
+    // SAFETY: plain syscalls with scalar arguments; setgroups gets an empty list.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0 {
+            return Err(os_err("setgroups"));
+        }
+        if libc::setgid(account.gid) != 0 {
+            return Err(os_err("setgid"));
+        }
+        if libc::setuid(account.uid) != 0 {
+            return Err(os_err("setuid"));
+        }
+        if libc::setuid(0) == 0 {
+            return Err("privileges could not be dropped (setuid(0) still works)".into());
+        }
+    }
+    summary.push_str(&format!(
+        "running as {name} (uid {}, gid {})",
+        account.uid, account.gid
+    ));
+    Ok(Dropped { summary })
+}

@@ -1,0 +1,134 @@
+//! The state file: completed-download counts that survive a restart.
+//!
+//! Text, one torrent per line (`HEX40 COUNT`), between a header and an end
+//! marker that carries the line count, so a truncated file is recognised and
+//! ignored whole rather than half-loaded. Written to a temporary file and
+//! renamed over the old one, so a crash mid-write leaves the old state.
+
+use crate::swarm::Swarm;
+use crate::wire::parse_hex20;
+use crate::wire::query::InfoHash;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const HEADER: &str = "# smoltracker state v1";
+
+/// Parses a state file; an error names the line and what was wrong.
+pub fn parse(text: &str) -> Result<Vec<(InfoHash, u32)>, String> {
+    let mut lines = text.lines().enumerate();
+    match lines.next() {
+        Some((_, HEADER)) => {}
+        _ => return Err("line 1: not a smoltracker state file".into()),
+    }
+    let mut out = Vec::new();
+    for (i, line) in lines {
+        if let Some(n) = line.strip_prefix("# end ") {
+            return match n.parse::<usize>() {
+                Ok(n) if n == out.len() => Ok(out),
+                _ => Err(format!(
+                    "line {}: end marker does not match {} entries",
+                    i + 1,
+                    out.len()
+                )),
+            };
+        }
+        let entry = line
+            .split_once(' ')
+            .and_then(|(h, n)| Some((parse_hex20(h.as_bytes())?, n.parse::<u32>().ok()?)));
+        match entry {
+            Some(e) => out.push(e),
+            None => return Err(format!("line {}: expected 'HEX40 COUNT'", i + 1)),
+        }
+    }
+    Err("truncated: no end marker".into())
+}
+
+/// Loads `path` into the swarm; returns how many counts were restored.
+pub fn load(path: &Path, swarm: &mut Swarm) -> Result<usize, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let entries = parse(&text)?;
+    let restored = entries
+        .iter()
+        .filter(|(hash, n)| swarm.set_downloaded(hash, *n))
+        .count();
+    Ok(restored)
+}
+
+/// A cheap summary of what would be written, to skip writes that change nothing.
+pub fn fingerprint(swarm: &Swarm) -> (usize, u64) {
+    let (_, _, downloaded) = swarm.totals();
+    (swarm.torrent_count(), downloaded)
+}
+
+/// Writes every non-zero completed count atomically (temp file + rename).
+pub fn save(path: &Path, swarm: &Swarm) -> std::io::Result<usize> {
+    let mut tmp = PathBuf::from(path);
+    tmp.as_mut_os_string().push(".tmp");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    writeln!(f, "{HEADER}")?;
+    let mut n = 0;
+    for i in 0..swarm.torrent_count() {
+        if let Some((hash, c)) = swarm.torrent_at(i) {
+            if c.downloaded > 0 {
+                for b in hash {
+                    write!(f, "{b:02x}")?;
+                }
+                writeln!(f, " {}", c.downloaded)?;
+                n += 1;
+            }
+        }
+    }
+    writeln!(f, "# end {n}")?;
+    let file = f.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::swarm::Limits;
+
+    fn swarm() -> Swarm {
+        Swarm::new(
+            Limits {
+                max_memory: 1 << 20,
+                max_torrents: Some(8),
+                max_peers_per_torrent: 8,
+                peer_timeout: 60,
+            },
+            1,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn round_trip_through_a_file() {
+        let mut s = swarm();
+        assert!(s.set_downloaded(&[1; 20], 7));
+        assert!(s.set_downloaded(&[2; 20], 0));
+        let dir = std::env::temp_dir().join(format!("smoltracker-state-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state");
+        assert_eq!(save(&path, &s).unwrap(), 1);
+        let mut fresh = swarm();
+        assert_eq!(load(&path, &mut fresh).unwrap(), 1);
+        assert_eq!(fresh.scrape(&[1; 20]).downloaded, 7);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn truncated_or_corrupt_files_are_refused_whole() {
+        let good = format!("{HEADER}\n{} 3\n# end 1\n", "ab".repeat(20));
+        assert_eq!(parse(&good).unwrap(), vec![([0xab; 20], 3)]);
+        let cut = &good[..good.len() - 8];
+        assert_eq!(parse(cut), Err("truncated: no end marker".into()));
+        assert!(parse(&good.replace("# end 1", "# end 2")).is_err());
+        assert!(parse(&good.replace(" 3\n", " x\n"))
+            .unwrap_err()
+            .starts_with("line 2"));
+        assert!(parse("garbage").is_err());
+        assert!(parse("").is_err());
+    }
+}
