@@ -52,15 +52,6 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let cap = tracker.swarm.capacity();
-    eprintln!(
-        "smoltracker {}: listening on {}; memory cap {} KiB ({} torrents, {} IPv4 peers)",
-        env!("CARGO_PKG_VERSION"),
-        sockets.describe(),
-        cfg.max_memory >> 10,
-        cap.torrents,
-        cap.ipv4_peers
-    );
     match server::run(&cfg, sockets, tracker, signals) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

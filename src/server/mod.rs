@@ -251,6 +251,16 @@ pub fn run(
         }
         shared.state_saved.set(state::fingerprint(&tracker.swarm));
     }
+    let cap = shared.tracker.borrow().swarm.capacity();
+    // Printed once the access list and state are loaded: "listening" means ready.
+    eprintln!(
+        "smoltracker {}: listening on {}; memory cap {} KiB ({} torrents, {} IPv4 peers)",
+        env!("CARGO_PKG_VERSION"),
+        sockets.describe(),
+        cfg.max_memory >> 10,
+        cap.torrents,
+        cap.ipv4_peers
+    );
     for s in sockets.udp {
         let s = Async::new(s).map_err(|e| format!("udp socket: {e}"))?;
         shared.spawn(udp::serve(s, shared.clone())).detach();

@@ -66,12 +66,14 @@ impl Tracker {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                {
+                    let mut l = sink.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
                 if line.contains("listening on") {
                     let _ = tx.send(line.clone());
                 }
-                let mut l = sink.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
             }
         });
         let line = match rx.recv_timeout(Duration::from_secs(10 * u64::from(slow()))) {
@@ -105,6 +107,11 @@ impl Tracker {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Exit code once the process has ended.
+    pub fn wait(&mut self) -> Option<i32> {
+        self.child.wait().ok().and_then(|s| s.code())
     }
 
     /// Whether the process is still running.
@@ -299,4 +306,78 @@ pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
 
 pub fn ipv6_loopback_works() -> bool {
     std::net::TcpListener::bind("[::1]:0").is_ok()
+}
+
+/// An HTTP GET from a chosen local address (e.g. 127.0.0.2) with extra headers.
+pub fn http_get_from(
+    local: &str,
+    addr: SocketAddr,
+    target: &str,
+    headers: &str,
+) -> Option<Response> {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).ok()?;
+    let local: SocketAddr = format!("{local}:0").parse().ok()?;
+    sock.bind(&local.into()).ok()?;
+    sock.connect_timeout(&addr.into(), Duration::from_secs(5))
+        .ok()?;
+    let mut s: TcpStream = sock.into();
+    s.set_read_timeout(Some(Duration::from_secs(10 * u64::from(slow()))))
+        .ok()?;
+    let req = format!("GET {target} HTTP/1.1\r\nHost: t\r\n{headers}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    read_response(&mut s)
+}
+
+/// Reads until the server closes (streamed replies have no Content-Length).
+pub fn http_get_all(addr: SocketAddr, target: &str) -> (String, Vec<u8>) {
+    let mut s = connect(addr);
+    let req = format!("GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let split = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head")
+        + 4;
+    (
+        String::from_utf8_lossy(&all[..split]).into_owned(),
+        all[split..].to_vec(),
+    )
+}
+
+/// Sends a signal to the tracker process.
+pub fn signal(t: &Tracker, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([format!("-{sig}"), t.pid().to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill -{sig}");
+}
+
+/// A fresh directory anyone can write (the tracker drops to `nobody` when run as root).
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("smoltracker-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    dir
+}
+
+pub fn hex(h: &[u8; 20]) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
 }

@@ -148,20 +148,22 @@ impl Engine {
             if work.exhausted() && self.in_flight() == 0 {
                 break;
             }
-            let mut activity = 0usize;
+            // Fill every socket's window, then sleep until replies arrive and
+            // drain only the sockets that have some.
             for s in 0..self.socks.len() {
-                activity += self.receive(s, work, c);
-            }
-            for s in 0..self.socks.len() {
-                activity += self.send(s, work, c);
+                self.send(s, work, c);
             }
             if now.duration_since(last_scan) >= Duration::from_millis(20) {
                 last_scan = now;
                 self.scan(work, c, now);
             }
-            if activity == 0 {
-                // Nothing to do until a reply arrives.
-                unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, 5) };
+            let ready = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, 5) };
+            if ready > 0 {
+                for s in 0..self.socks.len() {
+                    if pfds[s].revents != 0 {
+                        self.receive(s, work, c);
+                    }
+                }
             }
         }
         // Whatever is still in flight counts as lost.
