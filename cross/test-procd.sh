@@ -33,9 +33,10 @@ ROOT="$(mktemp -d /tmp/smoltracker-procd.XXXXXX)"
 STATE="$ROOT/var/run/procd/smoltracker"
 cleanup() {
 	timeout 20 chroot "$ROOT" /etc/init.d/smoltracker stop > /dev/null 2>&1 || true
-	local f # anything left over, by the PIDs the stand-in recorded: supervisor first
-	for f in "$STATE"/*/supervisor "$STATE"/*/pid; do
-		[ -f "$f" ] && kill -KILL "$(cat "$f")" 2> /dev/null || true
+	local f # anything left over, by the PIDs the stand-in recorded: supervisors first
+	for f in $(find "$ROOT/var/run/procd" -name supervisor 2> /dev/null) \
+		$(find "$ROOT/var/run/procd" -name pid 2> /dev/null); do
+		kill -KILL "$(cat "$f")" 2> /dev/null || true
 	done
 	rm -rf "$ROOT"
 }

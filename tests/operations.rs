@@ -2,6 +2,7 @@
 //! redirects, privileges, signals and the state file — against the real binary.
 mod common;
 use common::*;
+use std::io::Write;
 use std::time::Duration;
 
 const NOT_AUTHORIZED: &str = "Requested download is not authorized for use with this tracker.";
@@ -65,7 +66,12 @@ fn whitelist_is_enforced_and_sighup_adds_hashes_without_losing_peers() {
         format!("{}:2:0\n", hex(&a).to_uppercase())
     );
 
-    // Append b, SIGHUP: b is accepted, a's peers are still there.
+    // Append b, SIGHUP: b is accepted, a's peers are still there, and an open
+    // keep-alive connection carries on across the reload.
+    let mut kept = connect(t.tcp[0]);
+    let req = format!("GET {} HTTP/1.1\r\n\r\n", announce_url(&a, 1010, "&left=5"));
+    kept.write_all(req.as_bytes()).unwrap();
+    assert_eq!(read_response(&mut kept).unwrap().status, 200);
     let mut text = std::fs::read_to_string(&wl).unwrap();
     text.push_str(&format!("{}\n", hex(&b).to_uppercase()));
     std::fs::write(&wl, text).unwrap();
@@ -83,7 +89,11 @@ fn whitelist_is_enforced_and_sighup_adds_hashes_without_losing_peers() {
         Some(2),
         "peers of a survived the reload"
     );
-    assert_eq!(ben_get(&r.body, "peers").map(|p| p.len()), Some(12));
+    assert_eq!(ben_get(&r.body, "peers").map(|p| p.len()), Some(18));
+    let req = format!("GET {} HTTP/1.1\r\n\r\n", announce_url(&b, 1011, "&left=5"));
+    kept.write_all(req.as_bytes()).unwrap();
+    let r = read_response(&mut kept).expect("the connection survived the reload");
+    assert_eq!(ben_int(&r.body, "incomplete"), Some(2));
 
     // A deleted file keeps the old list, and says so.
     std::fs::remove_file(&wl).unwrap();

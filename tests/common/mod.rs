@@ -240,6 +240,16 @@ impl Udp {
         }
     }
 
+    /// Sends `req` and checks that nothing comes back within half a second
+    /// (scaled under emulation); a following request's reply proves liveness.
+    pub fn silent(&self, req: &[u8]) -> bool {
+        let wait = Duration::from_millis(500 * u64::from(slow()));
+        self.sock.set_read_timeout(Some(wait)).unwrap();
+        let quiet = self.exchange(req).is_none();
+        self.sock.set_read_timeout(Some(Duration::from_secs(3 * u64::from(slow())))).unwrap();
+        quiet
+    }
+
     pub fn connect(&self) -> u64 {
         let mut req = PROTOCOL_ID.to_be_bytes().to_vec();
         req.extend_from_slice(&0u32.to_be_bytes());
