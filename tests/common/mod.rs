@@ -246,7 +246,9 @@ impl Udp {
         let wait = Duration::from_millis(500 * u64::from(slow()));
         self.sock.set_read_timeout(Some(wait)).unwrap();
         let quiet = self.exchange(req).is_none();
-        self.sock.set_read_timeout(Some(Duration::from_secs(3 * u64::from(slow())))).unwrap();
+        self.sock
+            .set_read_timeout(Some(Duration::from_secs(3 * u64::from(slow()))))
+            .unwrap();
         quiet
     }
 
