@@ -128,7 +128,7 @@ fn answering_requests_does_not_allocate() {
                 clients[(k + round as usize) % clients.len()]
             };
             let reply = t.http(&head, ip, round, &mut out);
-            assert!(reply.range.len() > 0);
+            assert!(!reply.range.is_empty());
             answered += 1;
         }
         // The per-torrent page, streamed to the end.
