@@ -8,6 +8,7 @@
 # Reproducible: every mtime is SOURCE_DATE_EPOCH (default: the last commit's time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export LC_ALL=C # byte order for globs and sort: same output everywhere
 
 FILES=openwrt/net/smoltracker/files
 OUT=cross/out/ipk
@@ -19,7 +20,9 @@ SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null ||
 export SOURCE_DATE_EPOCH
 
 if [ $# -eq 0 ]; then
-	set -- $(cd cross/out && ls smoltracker-* 2>/dev/null | sed 's/^smoltracker-//')
+	for b in cross/out/smoltracker-*; do
+		[ -f "$b" ] && set -- "$@" "${b#cross/out/smoltracker-}"
+	done
 fi
 [ $# -gt 0 ] || { echo "ipk.sh: no binaries in cross/out (run cross/build.sh)" >&2; exit 1; }
 
@@ -68,7 +71,7 @@ for arch in "$@"; do
 		 IPv4 and IPv6, whitelist re-read on SIGHUP without dropping peers.
 		 Reads opentracker's config syntax; configured here through UCI.
 	CONTROL
-	printf '%s\n' /etc/config/smoltracker /etc/smoltracker/whitelist | LC_ALL=C sort > "$ctl/conffiles"
+	printf '%s\n' /etc/config/smoltracker /etc/smoltracker/whitelist | sort > "$ctl/conffiles"
 	# OpenWrt's generated maintainer scripts, verbatim: default_postinst enables and
 	# starts /etc/init.d/smoltracker on a live router (IPKG_INSTROOT empty), only enables
 	# it when building an image; default_prerm stops and disables it.
@@ -90,6 +93,7 @@ for arch in "$@"; do
 	echo "2.0" > "$d/debian-binary"
 	chmod 0644 "$d/debian-binary" "$d/data.tar.gz" "$d/control.tar.gz"
 	ipk="$OUT/smoltracker_${VERSION}_$arch.ipk"
+	rm -f "$OUT"/smoltracker_*_"$arch".ipk # older versions would stay in the index
 	# Members named explicitly keep this order (--sort only orders directory contents).
 	mktar "$d" ./debian-binary ./data.tar.gz ./control.tar.gz > "$ipk"
 	echo "$ipk"
@@ -99,7 +103,7 @@ done
 # and SHA256sum inserted before Description, a blank line after each.
 (
 	cd "$OUT"
-	for ipk in $(ls smoltracker_*.ipk | LC_ALL=C sort); do
+	for ipk in smoltracker_*.ipk; do # C-locale glob order = ipkg-make-index's sort
 		tar -xzOf "$ipk" ./control.tar.gz | tar -xzOf - ./control | sed -e "s/^Description:/Filename: $ipk\\
 Size: $(stat -c %s "$ipk")\\
 SHA256sum: $(sha256sum "$ipk" | cut -d' ' -f1)\\
@@ -107,5 +111,20 @@ Description:/"
 		echo
 	done > Packages
 	gzip -9nc Packages > Packages.gz
+	rm -f Packages.sig
 )
 echo "$OUT/Packages"
+
+# OpenWrt's opkg.conf has `option check_signature`: a feed needs Packages.sig, an
+# Ed25519 signature of Packages by usign (OpenWrt's tool, in an SDK's staging_dir/host/bin)
+# or signify (same key and signature format; Debian's signify-openbsd). Optional:
+#   signify-openbsd -G -n -p smoltracker.pub -s smoltracker.sec   (once; keep .sec private)
+#   SIGN_KEY=smoltracker.sec cross/ipk.sh ;  on the router: opkg-key add smoltracker.pub
+if [ -n "${SIGN_KEY:-}" ]; then
+	if command -v usign > /dev/null; then
+		usign -S -m "$OUT/Packages" -s "$SIGN_KEY" -x "$OUT/Packages.sig"
+	else
+		signify-openbsd -S -s "$SIGN_KEY" -m "$OUT/Packages" -x "$OUT/Packages.sig"
+	fi
+	echo "$OUT/Packages.sig"
+fi

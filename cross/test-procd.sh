@@ -2,7 +2,7 @@
 # cross/test-procd.sh — the packaged init script under BusyBox ash, in a chroot built
 # from the x86_64 .ipk, with stand-ins for OpenWrt's /etc/rc.common, /lib/functions.sh
 # (UCI) and procd from openwrt/test/rootfs. The stand-in procd really starts the tracker
-# (as user nobody, through setpriv), on 127.0.0.1 and a free port. Checks: start serves;
+# (as root; it drops to nobody itself), on 127.0.0.1 and a free port. Checks: start serves;
 # a hash not in the whitelist is refused; after appending it, `reload` (SIGHUP) makes it
 # accepted by the SAME process; a UCI change + reload restarts it; a killed tracker is
 # respawned; stop ends it. Needs root (chroot). Every wait is bounded.
@@ -68,7 +68,7 @@ if [ -n "${SMOLTRACKER_BIN:-}" ]; then
 fi
 chmod 0755 "$ROOT"
 copy_bin "$(command -v busybox)" /bin/busybox
-copy_bin /usr/bin/setpriv /usr/bin/setpriv # procd's `user`; Debian's busybox lacks --reuid
+copy_bin /usr/bin/setpriv /usr/bin/setpriv # stand-in's procd `user` param (busybox's lacks --reuid)
 busybox --list-full | while read -r p; do
 	[ -e "$ROOT/$p" ] || { mkdir -p "$ROOT/$(dirname "$p")" && ln -s /bin/busybox "$ROOT/$p"; }
 done
