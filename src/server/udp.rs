@@ -180,7 +180,7 @@ mod batched {
                 fd,
                 b.recv_hdr.as_mut_ptr(),
                 BATCH as _,
-                libc::MSG_DONTWAIT,
+                libc::MSG_DONTWAIT as _,
                 std::ptr::null_mut(),
             )
         };
@@ -211,7 +211,7 @@ mod batched {
                     fd,
                     b.send_hdr[sent..].as_mut_ptr(),
                     (count - sent) as _,
-                    libc::MSG_DONTWAIT,
+                    libc::MSG_DONTWAIT as _,
                 )
             };
             match usize::try_from(n) {

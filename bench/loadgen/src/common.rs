@@ -308,7 +308,7 @@ pub fn report(kind: &str, c: &Arc<Counters>, m: &Measure, max: Duration, done: i
         Counters::get(&c.http_other),
         Counters::get(&c.reconnects),
     );
-    if let (Some(a), Some(b)) = (&w0, &w1) {
+    if let (Some(a), Some(b)) = (w0.as_ref().filter(|_| m.to > m.from), &w1) {
         let secs = b.at.duration_since(a.at).as_secs_f64();
         let n = b.responses - a.responses;
         line += &format!(

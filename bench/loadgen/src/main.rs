@@ -209,6 +209,7 @@ fn cmd_fill(mut o: Opts) -> Result<(), String> {
     let numwant: i32 = o.num("numwant", 0)?;
     let timeout_ms: u64 = o.num("timeout-ms", 500)?;
     let m = Measure::from_opts(&mut o, 0.0)?;
+    let m = Measure { from: 0.0, to: 0.0, ..m };
     o.finish()?;
     if torrents == 0 || peers == 0 || max_seconds <= 0.0 || max_seconds > 600.0 {
         return Err("bad --peers/--torrents/--max-seconds".into());
