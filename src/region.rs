@@ -10,6 +10,30 @@
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
+/// Maps `bytes` of zero pages (private, anonymous, not reserved in swap).
+fn map_zeroed(bytes: usize) -> Result<NonNull<u8>, String> {
+    // SAFETY: an anonymous private mapping with no address hint; the result is
+    // checked before use and owned by the caller.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(format!(
+            "cannot reserve {} KiB: {}",
+            bytes >> 10,
+            std::io::Error::last_os_error()
+        ));
+    }
+    NonNull::new(p.cast::<u8>()).ok_or_else(|| "mmap returned null".to_string())
+}
+
 /// A fixed-size, zero-initialised array of `u32`s in its own mapping.
 pub struct Words {
     ptr: NonNull<u32>,
@@ -24,26 +48,7 @@ impl Words {
             .checked_mul(4)
             .filter(|&b| b > 0)
             .ok_or_else(|| format!("cannot size a table of {len} words"))?;
-        // SAFETY: an anonymous private mapping with no address hint; the result
-        // is checked before use and owned by the returned value.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                bytes,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(format!(
-                "cannot reserve {} KiB: {}",
-                bytes >> 10,
-                std::io::Error::last_os_error()
-            ));
-        }
-        let ptr = NonNull::new(p.cast::<u32>()).ok_or("mmap returned null")?;
+        let ptr = map_zeroed(bytes)?.cast::<u32>();
         Ok(Words { ptr, len })
     }
 
@@ -92,6 +97,50 @@ impl Drop for Words {
         // SAFETY: unmaps exactly the mapping made in `new`.
         unsafe {
             libc::munmap(self.ptr.as_ptr().cast(), self.len * 4);
+        }
+    }
+}
+
+/// One value of `T` in its own zeroed mapping: pages cost memory only once
+/// written, whichever allocator the build links.
+pub struct Zeroed<T> {
+    ptr: NonNull<T>,
+}
+
+impl<T> Zeroed<T> {
+    /// Maps a zeroed `T`.
+    ///
+    /// # Safety
+    /// All-zero bytes must be a valid value of `T` (plain data: integers,
+    /// arrays of them, C structs whose pointers may be null).
+    pub unsafe fn new() -> Result<Zeroed<T>, String> {
+        let ptr = map_zeroed(std::mem::size_of::<T>().max(1))?.cast::<T>();
+        Ok(Zeroed { ptr })
+    }
+}
+
+impl<T> Deref for Zeroed<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the mapping holds a valid T (zeroed, which the caller of `new`
+        // vouched for, or written through `deref_mut`) for as long as `self` lives.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<T> DerefMut for Zeroed<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`; `&mut self` makes the access unique.
+        unsafe { self.ptr.as_mut() }
+    }
+}
+
+impl<T> Drop for Zeroed<T> {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`; T holds plain data
+        // with nothing to drop.
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast(), std::mem::size_of::<T>().max(1));
         }
     }
 }

@@ -50,6 +50,7 @@ mod single {
 #[cfg(target_os = "linux")]
 mod batched {
     use super::*;
+    use crate::region::Zeroed;
     use std::mem;
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
     use std::os::fd::AsRawFd;
@@ -69,18 +70,10 @@ mod batched {
         send_hdr: [libc::mmsghdr; BATCH],
     }
 
-    fn new_batch() -> Box<Batch> {
-        // SAFETY: every field is plain old data (bytes, C structs with integer and
-        // pointer fields) for which all-zero is a valid value; pointers are set
-        // before each use.
-        unsafe {
-            let layout = std::alloc::Layout::new::<Batch>();
-            let ptr = std::alloc::alloc_zeroed(layout).cast::<Batch>();
-            if ptr.is_null() {
-                std::alloc::handle_alloc_error(layout);
-            }
-            Box::from_raw(ptr)
-        }
+    fn new_batch() -> Result<Zeroed<Batch>, String> {
+        // SAFETY: every field of Batch is plain data (bytes, C structs with integer
+        // and pointer fields) for which all-zero is valid; pointers are set before use.
+        unsafe { Zeroed::new() }
     }
 
     fn socket_addr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
@@ -117,7 +110,13 @@ mod batched {
 
     pub async fn serve(socket: Async<UdpSocket>, shared: Shared) {
         let fd = socket.get_ref().as_raw_fd();
-        let mut b = new_batch();
+        let mut b = match new_batch() {
+            Ok(b) => b,
+            Err(e) => {
+                super::super::log(format_args!("udp: {e}"));
+                return;
+            }
+        };
         loop {
             if socket.readable().await.is_err() {
                 continue;
