@@ -4,8 +4,8 @@
 
 use std::io;
 use std::mem;
-use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret < 0 {
@@ -37,7 +37,6 @@ fn set_int(
 }
 
 fn bound_socket(addr: SocketAddr, kind: libc::c_int) -> io::Result<OwnedFd> {
-    use std::os::fd::AsRawFd;
     let domain = if addr.is_ipv4() {
         libc::AF_INET
     } else {
@@ -92,7 +91,6 @@ fn bound_socket(addr: SocketAddr, kind: libc::c_int) -> io::Result<OwnedFd> {
 
 /// A non-blocking TCP listener on `addr` (IPv6 sockets are IPv6-only).
 pub fn tcp(addr: SocketAddr) -> io::Result<TcpListener> {
-    use std::os::fd::AsRawFd;
     let fd = bound_socket(addr, libc::SOCK_STREAM)?;
     // SAFETY: fd is a bound stream socket.
     check(unsafe { libc::listen(fd.as_raw_fd(), 1024) })?;
@@ -102,6 +100,52 @@ pub fn tcp(addr: SocketAddr) -> io::Result<TcpListener> {
 /// A non-blocking UDP socket bound to `addr` (IPv6 sockets are IPv6-only).
 pub fn udp(addr: SocketAddr) -> io::Result<UdpSocket> {
     Ok(UdpSocket::from(bound_socket(addr, libc::SOCK_DGRAM)?))
+}
+
+/// The address in a `sockaddr_storage` the kernel filled in.
+pub fn from_sockaddr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match i32::from(ss.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in (family AF_INET) into storage
+            // that is larger and at least as aligned.
+            let sin =
+                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+            Some(SocketAddr::new(IpAddr::V4(ip), u16::from_be(sin.sin_port)))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for a sockaddr_in6 (family AF_INET6).
+            let sin6 =
+                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Some(SocketAddr::new(
+                IpAddr::V6(ip),
+                u16::from_be(sin6.sin6_port),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Accepts a connection that is already non-blocking (one `accept4`, where
+/// std's accept plus async-io's setup would add an `ioctl`).
+pub fn accept(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+    // SAFETY: sockaddr_storage is plain data for which all-zero bytes are valid.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let mut len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: storage and len are live and sized for any address family.
+    let fd = check(unsafe {
+        libc::accept4(
+            listener.as_raw_fd(),
+            (&mut storage as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    })?;
+    // SAFETY: fd is a fresh connected socket that nothing else owns.
+    let stream = TcpStream::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let peer = from_sockaddr(&storage).ok_or_else(|| io::Error::other("unknown address family"))?;
+    Ok((stream, peer))
 }
 
 #[cfg(test)]

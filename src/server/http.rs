@@ -2,12 +2,13 @@
 //! request head into a fixed buffer, let the tracker answer, write it, and
 //! keep the connection for the next request when the client allows.
 
-use super::Shared;
+use super::{bind, Shared};
 use crate::wire::http::{parse_head, HeadError, HEAD_ROOM};
 use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::{Async, Timer};
 use std::io;
+use std::io::{Read, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 use std::time::Duration;
@@ -33,10 +34,35 @@ async fn timed<T>(
     .await
 }
 
+/// What answering a connection's first request on the spot left to do.
+enum First {
+    /// Answered and closed (or the client went away).
+    Done,
+    /// Needs the event loop: keep-alive, a request still arriving, a reply
+    /// that did not fit the socket buffer, or a streamed page.
+    Later(Pending),
+}
+
+/// Work handed from the accept loop to a connection task.
+struct Pending {
+    /// Request bytes already read (a partial request, or pipelined ones).
+    unread: Vec<u8>,
+    /// Reply bytes not yet written.
+    unsent: Vec<u8>,
+    /// The rest of a streamed page.
+    stream: Option<crate::tracker::Stream>,
+    /// Whether to keep serving requests after that.
+    keep_alive: bool,
+}
+
 /// Accepts connections on one listener forever.
 pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
+    // Buffers for answering first requests on the spot; a connection that
+    // needs more gets its own task and buffers.
+    let mut req = [0u8; REQUEST_MAX];
+    let mut out = [0u8; RESPONSE_MAX];
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let (stream, peer) = match listener.read_with(bind::accept).await {
             Ok(c) => c,
             Err(_) => {
                 // Out of descriptors or similar: back off instead of spinning.
@@ -47,20 +73,26 @@ pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
         if shared.connections.get() >= shared.max_connections {
             shared.tracker.borrow_mut().stats.tcp_refused += 1;
             // Best effort 503 without waiting, then close.
-            let mut out = [0u8; HEAD_ROOM + 64];
             let reply = shared.tracker.borrow_mut().http_error(503, false, &mut out);
-            let _ = std::io::Write::write(&mut stream.get_ref(), &out[reply.range]);
+            let _ = (&stream).write(&out[reply.range]);
             continue;
         }
+        shared.tracker.borrow_mut().stats.tcp_connections += 1;
+        let pending = match answer_first(&stream, peer.ip(), &shared, &mut req, &mut out) {
+            First::Done => continue,
+            First::Later(p) => p,
+        };
         // Replies are single writes; without this a keep-alive reply that follows
         // an unacknowledged one would wait for the client's delayed ACK.
-        let _ = stream.get_ref().set_nodelay(true);
-        shared.tracker.borrow_mut().stats.tcp_connections += 1;
+        let _ = stream.set_nodelay(true);
+        let Ok(stream) = Async::new_nonblocking(stream) else {
+            continue;
+        };
         shared.connections.set(shared.connections.get() + 1);
         let task_shared = shared.clone();
         shared
             .spawn(async move {
-                let _ = connection(stream, peer.ip(), &task_shared).await;
+                let _ = connection(stream, peer.ip(), &task_shared, pending).await;
                 task_shared
                     .connections
                     .set(task_shared.connections.get() - 1);
@@ -69,14 +101,89 @@ pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
     }
 }
 
+/// Most connections carry one request that has already arrived when they are
+/// accepted: read it, answer it and close, without registering the socket
+/// with the reactor or spawning a task.
+fn answer_first(
+    stream: &TcpStream,
+    client: IpAddr,
+    shared: &Shared,
+    req: &mut [u8],
+    out: &mut [u8],
+) -> First {
+    let later = |unread: &[u8]| {
+        First::Later(Pending {
+            unread: unread.to_vec(),
+            unsent: Vec::new(),
+            stream: None,
+            keep_alive: true,
+        })
+    };
+    let n = match { stream }.read(req) {
+        Ok(0) => return First::Done,
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return later(&[]),
+        Err(_) => return First::Done,
+    };
+    let (reply, used) = match parse_head(&req[..n]) {
+        Ok(head) => {
+            let now = shared.now();
+            let reply = shared.tracker.borrow_mut().http(&head, client, now, out);
+            (reply, head.len)
+        }
+        // Still arriving: the connection task reads the rest.
+        Err(HeadError::Partial) if n < req.len() => return later(&req[..n]),
+        Err(e) => (
+            shared
+                .tracker
+                .borrow_mut()
+                .http_error(error_code(e), false, out),
+            n,
+        ),
+    };
+    let bytes = &out[reply.range.clone()];
+    let written = match { stream }.write(bytes) {
+        Ok(w) => w,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+        Err(_) => return First::Done,
+    };
+    if written == bytes.len() && reply.stream.is_none() && !reply.keep_alive {
+        return First::Done;
+    }
+    First::Later(Pending {
+        unread: req[used..n].to_vec(),
+        unsent: bytes[written..].to_vec(),
+        stream: reply.stream,
+        keep_alive: reply.keep_alive,
+    })
+}
+
+fn error_code(e: HeadError) -> u16 {
+    match e {
+        HeadError::Partial => 413,
+        HeadError::Method => 405,
+        HeadError::Malformed | HeadError::Body => 400,
+    }
+}
+
 async fn connection(
     mut stream: Async<TcpStream>,
     client: IpAddr,
     shared: &Rc<super::SharedState>,
+    pending: Pending,
 ) -> io::Result<()> {
     let mut req = [0u8; REQUEST_MAX];
-    let mut filled = 0;
     let mut out = [0u8; RESPONSE_MAX];
+    timed(IO_TIMEOUT, stream.write_all(&pending.unsent)).await?;
+    if let Some(body) = pending.stream {
+        return write_stream(&mut stream, shared, body, &mut out).await;
+    }
+    if !pending.keep_alive {
+        return Ok(());
+    }
+    let mut filled = pending.unread.len();
+    req[..filled].copy_from_slice(&pending.unread);
+    drop(pending.unread);
     loop {
         let (reply, used) = loop {
             match parse_head(&req[..filled]) {
@@ -101,37 +208,39 @@ async fn connection(
                     filled += n;
                 }
                 Err(e) => {
-                    let code = match e {
-                        HeadError::Partial => 413,
-                        HeadError::Method => 405,
-                        HeadError::Malformed | HeadError::Body => 400,
-                    };
-                    let reply = shared
-                        .tracker
-                        .borrow_mut()
-                        .http_error(code, false, &mut out);
+                    let reply =
+                        shared
+                            .tracker
+                            .borrow_mut()
+                            .http_error(error_code(e), false, &mut out);
                     break (reply, filled);
                 }
             }
         };
         timed(IO_TIMEOUT, stream.write_all(&out[reply.range])).await?;
-        if let Some(mut body) = reply.stream {
-            // Per-torrent pages and full scrapes: a buffer at a time, never whole.
-            loop {
-                let n = shared
-                    .tracker
-                    .borrow_mut()
-                    .stream_chunk(&mut body, &mut out);
-                if n == 0 {
-                    return Ok(());
-                }
-                timed(IO_TIMEOUT, stream.write_all(&out[..n])).await?;
-            }
+        if let Some(body) = reply.stream {
+            return write_stream(&mut stream, shared, body, &mut out).await;
         }
         if !reply.keep_alive {
             return Ok(());
         }
         req.copy_within(used..filled, 0);
         filled -= used;
+    }
+}
+
+/// Per-torrent pages and full scrapes: a buffer at a time, never whole.
+async fn write_stream(
+    stream: &mut Async<TcpStream>,
+    shared: &Rc<super::SharedState>,
+    mut body: crate::tracker::Stream,
+    out: &mut [u8],
+) -> io::Result<()> {
+    loop {
+        let n = shared.tracker.borrow_mut().stream_chunk(&mut body, out);
+        if n == 0 {
+            return Ok(());
+        }
+        timed(IO_TIMEOUT, stream.write_all(&out[..n])).await?;
     }
 }

@@ -52,7 +52,6 @@ mod batched {
     use super::*;
     use crate::region::Zeroed;
     use std::mem;
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
     use std::os::fd::AsRawFd;
 
     /// Datagrams per system call.
@@ -74,30 +73,6 @@ mod batched {
         // SAFETY: every field of Batch is plain data (bytes, C structs with integer
         // and pointer fields) for which all-zero is valid; pointers are set before use.
         unsafe { Zeroed::new() }
-    }
-
-    fn socket_addr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
-        match i32::from(ss.ss_family) {
-            libc::AF_INET => {
-                // SAFETY: the kernel wrote a sockaddr_in (family AF_INET) into storage
-                // that is larger and at least as aligned.
-                let sin =
-                    unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-                let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
-                Some(SocketAddr::new(IpAddr::V4(ip), u16::from_be(sin.sin_port)))
-            }
-            libc::AF_INET6 => {
-                // SAFETY: as above, for a sockaddr_in6 (family AF_INET6).
-                let sin6 =
-                    unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-                let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-                Some(SocketAddr::new(
-                    IpAddr::V6(ip),
-                    u16::from_be(sin6.sin6_port),
-                ))
-            }
-            _ => None,
-        }
     }
 
     fn addr_len(ss: &libc::sockaddr_storage) -> libc::socklen_t {
@@ -133,7 +108,7 @@ mod batched {
                     let mut tracker = shared.tracker.borrow_mut();
                     for i in 0..got {
                         let len = (b.recv_hdr[i].msg_len as usize).min(RECV_MAX);
-                        let Some(from) = socket_addr(&b.peers[i]) else {
+                        let Some(from) = crate::server::bind::from_sockaddr(&b.peers[i]) else {
                             continue;
                         };
                         let Batch { recv, send, .. } = &mut *b;
