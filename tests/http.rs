@@ -237,3 +237,31 @@ fn many_peers_numwant_is_capped_and_distinct() {
         "default numwant 50"
     );
 }
+
+#[test]
+fn a_request_trickling_in_byte_by_byte_is_cut_off() {
+    let t = Tracker::start(&[]);
+    let mut s = connect(t.tcp[0]);
+    let start = std::time::Instant::now();
+    let req = b"GET /announce?info_hash=aaaaaaaaaaaaaaaaaaaa&port=1 HTTP/1.1\r\nX-Slow: ";
+    s.write_all(&req[..5]).unwrap();
+    // One byte every 500 ms: each read succeeds, but the request as a whole
+    // must be complete within 10 s of its first byte.
+    let mut closed = false;
+    for i in 0..60 {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if s.write_all(&[req[(5 + i) % req.len()]]).is_err() {
+            closed = true;
+            break;
+        }
+    }
+    let elapsed = start.elapsed().as_secs();
+    assert!(
+        closed || read_response(&mut s).is_none(),
+        "connection still open after {elapsed} s"
+    );
+    assert!(
+        elapsed <= 14 * u64::from(slow()),
+        "cut off after {elapsed} s"
+    );
+}

@@ -11,7 +11,7 @@ use std::io;
 use std::io::{Read, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Largest request head accepted (opentracker's limit too).
 pub const REQUEST_MAX: usize = 8192;
@@ -20,7 +20,8 @@ pub const REQUEST_MAX: usize = 8192;
 const RESPONSE_MAX: usize = HEAD_ROOM + 8192;
 /// How long a connection may sit between requests.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a started request may take to arrive in full, and a reply to leave.
+/// How long a request may take to arrive in full from its first byte, and a
+/// reply to leave.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn timed<T>(
@@ -185,6 +186,9 @@ async fn connection(
     req[..filled].copy_from_slice(&pending.unread);
     drop(pending.unread);
     loop {
+        // A request must arrive whole within IO_TIMEOUT of its first byte: a
+        // client trickling a byte at a time cannot hold the connection.
+        let mut deadline = (filled > 0).then(|| Instant::now() + IO_TIMEOUT);
         let (reply, used) = loop {
             match parse_head(&req[..filled]) {
                 Ok(head) => {
@@ -196,12 +200,12 @@ async fn connection(
                     break (reply, head.len);
                 }
                 Err(HeadError::Partial) if filled < req.len() => {
-                    let limit = if filled == 0 {
-                        IDLE_TIMEOUT
-                    } else {
-                        IO_TIMEOUT
+                    let limit = match deadline {
+                        None => IDLE_TIMEOUT,
+                        Some(d) => d.saturating_duration_since(Instant::now()),
                     };
                     let n = timed(limit, stream.read(&mut req[filled..])).await?;
+                    deadline.get_or_insert_with(|| Instant::now() + IO_TIMEOUT);
                     if n == 0 {
                         return Ok(());
                     }
