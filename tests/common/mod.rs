@@ -258,7 +258,9 @@ impl Udp {
         req.extend_from_slice(&0x1234u32.to_be_bytes());
         // Like a real client, retransmit a lost connect (a busy or emulated
         // tracker's socket queue may drop one); three tries.
-        let r = (0..3).find_map(|_| self.exchange(&req)).expect("connect reply");
+        let r = (0..3)
+            .find_map(|_| self.exchange(&req))
+            .expect("connect reply");
         assert_eq!(r.len(), 16);
         assert_eq!(&r[..8], &[0, 0, 0, 0, 0, 0, 0x12, 0x34]);
         u64::from_be_bytes(r[8..16].try_into().unwrap())
