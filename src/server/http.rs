@@ -54,6 +54,8 @@ struct Pending {
     stream: Option<crate::tracker::Stream>,
     /// Whether to keep serving requests after that.
     keep_alive: bool,
+    /// Whether a reply (or its start) was already sent.
+    answered: bool,
 }
 
 /// Accepts connections on one listener forever.
@@ -71,18 +73,22 @@ pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
                 continue;
             }
         };
-        if shared.connections.get() >= shared.max_connections {
-            shared.tracker.borrow_mut().stats.tcp_refused += 1;
-            // Best effort 503 without waiting, then close.
-            let reply = shared.tracker.borrow_mut().http_error(503, false, &mut out);
-            let _ = (&stream).write(&out[reply.range]);
-            continue;
-        }
         shared.tracker.borrow_mut().stats.tcp_connections += 1;
+        // A request that has already arrived is answered here, slot or no slot:
+        // idle connections holding every slot cannot lock out real clients.
         let pending = match answer_first(&stream, peer.ip(), &shared, &mut req, &mut out) {
             First::Done => continue,
             First::Later(p) => p,
         };
+        if shared.connections.get() >= shared.max_connections {
+            shared.tracker.borrow_mut().stats.tcp_refused += 1;
+            if !pending.answered {
+                // Nothing sent yet: a best-effort 503 without waiting, then close.
+                let reply = shared.tracker.borrow_mut().http_error(503, false, &mut out);
+                let _ = (&stream).write(&out[reply.range]);
+            }
+            continue;
+        }
         // Replies are single writes; without this a keep-alive reply that follows
         // an unacknowledged one would wait for the client's delayed ACK.
         let _ = stream.set_nodelay(true);
@@ -118,6 +124,7 @@ fn answer_first(
             unsent: Vec::new(),
             stream: None,
             keep_alive: true,
+            answered: false,
         })
     };
     let n = match { stream }.read(req) {
@@ -156,6 +163,7 @@ fn answer_first(
         unsent: bytes[written..].to_vec(),
         stream: reply.stream,
         keep_alive: reply.keep_alive,
+        answered: written > 0,
     })
 }
 
