@@ -201,10 +201,10 @@ put("swarm_ops", "roomy_bulk", bytes(churn))
 # Tiny: bulk joins overflow the arena and full torrents; then leave and sweep.
 tiny = bytearray([1 | 60 << 1, 20, 30, 250])
 for h in range(10):
-    tiny += bulk(h, 200)
+    tiny += bulk(h, 64)
 tiny += ops(rng, 100, 10, 255)
 for h in range(10):
-    tiny += bulk(h, 200, leave=True)
+    tiny += bulk(h, 64, leave=True)
 tiny += SWEEP
 put("swarm_ops", "tiny_bulk", bytes(tiny))
 
