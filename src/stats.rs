@@ -207,38 +207,27 @@ impl Stats {
                 w.put_dec(torrents)?;
                 w.put(b" torrents\nopentracker")
             }
-            Page::Conn => {
-                let all = self.tcp_connections + self.udp_requests;
-                let ok = self.tcp_announces + self.udp_announces + self.udp_connects;
-                line(w, all)?;
-                line(w, ok)?;
-                uptime_lines(w, uptime)?;
-                w.put(b"opentracker connections, ")?;
-                w.put_dec(per_sec(all, uptime))?;
-                w.put(b" conns/s :: ")?;
-                w.put_dec(per_sec(ok, uptime))?;
-                w.put(b" success/s.")
-            }
-            Page::Udp4 => {
-                line(w, self.udp_requests)?;
-                line(w, self.udp_ok())?;
-                uptime_lines(w, uptime)?;
-                w.put(b"opentracker udp4 stats, ")?;
-                w.put_dec(per_sec(self.udp_requests, uptime))?;
-                w.put(b" conns/s :: ")?;
-                w.put_dec(per_sec(self.udp_ok(), uptime))?;
-                w.put(b" success/s.")
-            }
-            Page::Tcp4 => {
-                line(w, self.tcp_connections)?;
-                line(w, self.tcp_announces)?;
-                uptime_lines(w, uptime)?;
-                w.put(b"opentracker tcp4 stats, ")?;
-                w.put_dec(per_sec(self.tcp_connections, uptime))?;
-                w.put(b" conns/s :: ")?;
-                w.put_dec(per_sec(self.tcp_announces, uptime))?;
-                w.put(b" success/s.")
-            }
+            Page::Conn => self.connection_lines(
+                w,
+                b"opentracker connections",
+                self.tcp_connections + self.udp_requests,
+                self.tcp_announces + self.udp_announces + self.udp_connects,
+                uptime,
+            ),
+            Page::Udp4 => self.connection_lines(
+                w,
+                b"opentracker udp4 stats",
+                self.udp_requests,
+                self.udp_ok(),
+                uptime,
+            ),
+            Page::Tcp4 => self.connection_lines(
+                w,
+                b"opentracker tcp4 stats",
+                self.tcp_connections,
+                self.tcp_announces,
+                uptime,
+            ),
             Page::Scrape => {
                 line(w, self.tcp_scrapes)?;
                 line(w, self.udp_scrapes)?;
@@ -274,6 +263,27 @@ impl Stats {
             Page::Prometheus => self.render_prometheus(swarm, uptime, w),
             Page::PerTorrent(_) => Err(Overflow),
         }
+    }
+
+    /// opentracker's four-line connection pages (`conn`, `udp4`, `tcp4`):
+    /// requests, successes, uptime, `<label>, R conns/s :: R success/s.`
+    fn connection_lines(
+        &self,
+        w: &mut Writer<'_>,
+        label: &[u8],
+        requests: u64,
+        successes: u64,
+        uptime: u32,
+    ) -> Result<(), Overflow> {
+        line(w, requests)?;
+        line(w, successes)?;
+        uptime_lines(w, uptime)?;
+        w.put(label)?;
+        w.put(b", ")?;
+        w.put_dec(per_sec(requests, uptime))?;
+        w.put(b" conns/s :: ")?;
+        w.put_dec(per_sec(successes, uptime))?;
+        w.put(b" success/s.")
     }
 
     fn render_xml(&self, swarm: &Swarm, uptime: u32, w: &mut Writer<'_>) -> Result<(), Overflow> {

@@ -206,10 +206,11 @@ pub fn build_tracker(cfg: &Config) -> Result<Tracker, String> {
 
 fn random_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
-    // RandomState's keys come from the OS; hashing the clock adds per-start variety.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
-    h.finish()
+    // RandomState's SipHash keys are drawn from the OS at start-up, so the
+    // hash of nothing under them is a random number.
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }
 
 /// Serves until SIGTERM/SIGINT, then saves state. Call after binding and
