@@ -36,6 +36,11 @@ const NONE: u32 = u32::MAX;
 const FREE: u32 = u32::MAX;
 const HEADER: usize = 3;
 const FAMILY_BIT: u32 = 1 << 31;
+/// Header word 1: capacity in the low 16 bits, then a 15-bit lower bound of
+/// the block's oldest timestamp, then the family bit.
+const CAP_MASK: u32 = 0xFFFF;
+const OLDEST_SHIFT: u32 = 16;
+const OLDEST_MASK: u16 = 0x7FFF;
 const INITIAL_CAP: u32 = 2;
 /// Minimum seconds between sweeps forced by a full table.
 const PRESSURE_SWEEP_GAP: u32 = 10;
@@ -613,7 +618,22 @@ impl Swarm {
     }
 
     fn cap(&self, off: usize) -> u32 {
-        self.arena[off + 1] & !FAMILY_BIT
+        self.arena[off + 1] & CAP_MASK
+    }
+
+    /// No peer in the block is older than this tick (15 bits, wrapping).
+    fn oldest_bound(&self, off: usize) -> u16 {
+        (self.arena[off + 1] >> OLDEST_SHIFT) as u16 & OLDEST_MASK
+    }
+
+    fn set_oldest_bound(&mut self, off: usize, tk: u16) {
+        let w = self.arena[off + 1] & (FAMILY_BIT | CAP_MASK);
+        self.arena[off + 1] = w | u32::from(tk & OLDEST_MASK) << OLDEST_SHIFT;
+    }
+
+    /// Age in ticks of the block's oldest-timestamp bound at `tk`.
+    fn bound_age(&self, off: usize, tk: u16) -> u16 {
+        tk.wrapping_sub(self.oldest_bound(off)) & OLDEST_MASK
     }
 
     fn seeds(&self, t: usize, family: Family) -> usize {
@@ -675,11 +695,13 @@ impl Swarm {
         Some(off)
     }
 
-    fn new_block(&mut self, t: usize, family: Family, k: usize) -> Option<usize> {
+    /// A block for torrent `t` whose peers all have timestamps from `tk` on.
+    fn new_block(&mut self, t: usize, family: Family, k: usize, tk: u16) -> Option<usize> {
         let off = self.alloc(family, k)?;
         self.arena[off] = t as u32;
         self.arena[off + 1] = self.class_cap(k) | if family == Family::V6 { FAMILY_BIT } else { 0 };
         self.arena[off + 2] = 0;
+        self.set_oldest_bound(off, tk);
         Some(off)
     }
 
@@ -713,7 +735,7 @@ impl Swarm {
             let new_cap = self.class_cap(self.class_for(len + 1)).min(cap);
             let keep = Self::block_words(len, family);
             self.arena.copy_within(read..read + keep, write);
-            self.arena[write + 1] = new_cap | (self.arena[write + 1] & FAMILY_BIT);
+            self.arena[write + 1] = new_cap | (self.arena[write + 1] & !CAP_MASK);
             self.torrents[owner as usize].lists[family as usize] = write as u32;
             read += Self::block_words(cap, family);
             write += Self::block_words(new_cap, family);
@@ -774,6 +796,10 @@ impl Swarm {
         let wpp = family.words();
         self.arena[at..at + wpp - 1].copy_from_slice(key.addr_words());
         self.arena[at + wpp - 1] = (u32::from(key.port) << 16) | u32::from(tk);
+        // Keep the bound below every timestamp even if the clock stepped back.
+        if self.bound_age(off, tk) > OLDEST_MASK / 2 {
+            self.set_oldest_bound(off, tk);
+        }
     }
 
     fn move_entry(&mut self, off: usize, family: Family, from: usize, to: usize) {
@@ -843,15 +869,35 @@ impl Swarm {
         }
     }
 
-    fn oldest_peer(&self, off: usize, family: Family, tk: u16) -> usize {
-        let (len, _) = self.len_seeds(off);
+    /// A peer with the oldest timestamp in the block (ties: a random one).
+    /// Scans from a random entry for one as old as the block's bound; when
+    /// the bound is stale (no such peer) one full pass finds the oldest and
+    /// tightens the bound, so a hot full torrent pays O(1) per replacement.
+    fn oldest_peer(&mut self, off: usize, family: Family, tk: u16) -> usize {
+        let len = self.len_seeds(off).0 as usize;
+        if len == 0 {
+            return 0;
+        }
+        let bound_age = self.bound_age(off, tk);
         let wpp = family.words();
-        let start = off + HEADER;
-        self.arena[start..start + len as usize * wpp]
-            .chunks_exact(wpp)
-            .enumerate()
-            .max_by_key(|(_, e)| tk.wrapping_sub(e[wpp - 1] as u16))
-            .map_or(0, |(i, _)| i)
+        let start = (self.next_random() % len as u64) as usize;
+        let (mut best, mut best_age) = (start, 0u16);
+        for j in 0..len {
+            let i = if start + j < len {
+                start + j
+            } else {
+                start + j - len
+            };
+            let age = tk.wrapping_sub(self.arena[self.entry(off, family, i) + wpp - 1] as u16);
+            if age >= bound_age {
+                return i;
+            }
+            if age > best_age {
+                (best, best_age) = (i, age);
+            }
+        }
+        self.set_oldest_bound(off, tk.wrapping_sub(best_age));
+        best
     }
 
     /// Adds a peer in sorted position and returns it; `None` when not even one
@@ -880,11 +926,13 @@ impl Swarm {
             if len < self.cap(off) {
                 return Some(off);
             }
-            self.expire_block(t, family, tk);
+            if self.bound_age(off, tk) > self.timeout_ticks {
+                self.expire_block(t, family, tk);
+            }
         }
         let off = self.torrents[t].lists[f];
         if off == NONE {
-            let block = self.new_block(t, family, self.class_for(INITIAL_CAP))?;
+            let block = self.new_block(t, family, self.class_for(INITIAL_CAP), tk)?;
             self.torrents[t].lists[f] = block as u32;
             return Some(block);
         }
@@ -895,12 +943,14 @@ impl Swarm {
             return Some(off);
         }
         if len < self.max_peers {
-            if let Some(new) = self.new_block(t, family, self.class_for(cap + 1)) {
+            if let Some(new) = self.new_block(t, family, self.class_for(cap + 1), tk) {
                 // Allocation may have compacted the arena and moved the old block.
                 let old = self.torrents[t].lists[f] as usize;
                 let words = len as usize * family.words();
                 self.arena
                     .copy_within(old + 2..old + HEADER + words, new + 2);
+                let bound = self.oldest_bound(old);
+                self.set_oldest_bound(new, bound);
                 self.free_block(old);
                 self.torrents[t].lists[f] = new as u32;
                 return Some(new);
@@ -912,7 +962,7 @@ impl Swarm {
         match self.torrents[t].lists[f] {
             // It held a single peer and its block went with it.
             NONE => {
-                let block = self.new_block(t, family, 0)?;
+                let block = self.new_block(t, family, 0, tk)?;
                 self.torrents[t].lists[f] = block as u32;
                 Some(block)
             }
@@ -931,12 +981,14 @@ impl Swarm {
         let wpp = family.words();
         let mut write = 0usize;
         let mut new_seeds = 0u32;
+        let mut oldest = 0u16;
         for i in 0..len as usize {
             let at = self.entry(off, family, i);
             let age = tk.wrapping_sub(self.arena[at + wpp - 1] as u16);
             if age <= self.timeout_ticks {
                 self.move_entry(off, family, i, write);
                 write += 1;
+                oldest = oldest.max(age);
                 if i < seeds as usize {
                     new_seeds += 1;
                 }
@@ -948,6 +1000,7 @@ impl Swarm {
             self.torrents[t].lists[family as usize] = NONE;
         } else {
             self.set_len_seeds(off, write as u32, new_seeds);
+            self.set_oldest_bound(off, tk.wrapping_sub(oldest));
         }
         removed
     }
@@ -1309,6 +1362,81 @@ mod tests {
         assert_eq!(got, vec![1, 3], "peer 2 (oldest) was replaced");
     }
 
+    /// A full torrent under churn: expired peers go first, otherwise the
+    /// replaced peer is always one of the oldest (at tick resolution).
+    #[test]
+    fn full_torrent_churn_replaces_only_expired_or_oldest_peers() {
+        let mut lim = limits(1 << 20, 4, 16);
+        lim.peer_timeout = 160;
+        let mut s = Swarm::new(lim, 5).unwrap();
+        let mut sel = Selection::default();
+        let timeout = s.timeout_ticks as u32;
+        // Model: peer (host, port) -> tick of its last announce.
+        let mut model: HashMap<(u8, u16), u32> = HashMap::new();
+        let (mut replaced, mut expiries) = (0, 0);
+        let mut x = 0x9E37_79B9u64;
+        let mut now = 0u32;
+        for step in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Mostly a busy torrent; now and then a quiet spell lets peers expire.
+            now += if x % 64 == 0 { 100 } else { (x % 7) as u32 };
+            let tk = now / TICK_SECS;
+            let key = ((x >> 8) as u8 % 40, 1 + (x >> 16) as u16 % 2);
+            let mut a = ann(7, [10, 0, 1, key.0], key.1, false, Event::None);
+            a.numwant = 200;
+            s.announce(&a, now, &mut sel).unwrap();
+            // An expired peer announcing again is dropped and re-added: same count.
+            if !model.contains_key(&key) && model.len() == 16 {
+                let expired: Vec<_> = model
+                    .iter()
+                    .filter(|(_, &at)| tk - at > timeout)
+                    .map(|(k, _)| *k)
+                    .collect();
+                if expired.is_empty() {
+                    let oldest = model.values().copied().min().unwrap();
+                    let stored: Vec<(u8, u16)> = sel
+                        .v4
+                        .iter()
+                        .map(|r| (r[3], u16::from_be_bytes([r[4], r[5]])))
+                        .collect();
+                    let gone: Vec<_> = model
+                        .keys()
+                        .filter(|k| !stored.contains(k))
+                        .copied()
+                        .collect();
+                    assert_eq!(gone.len(), 1, "step {step}: one peer replaced");
+                    assert_eq!(model[&gone[0]], oldest, "step {step}: an oldest peer");
+                    model.remove(&gone[0]);
+                    replaced += 1;
+                } else {
+                    expiries += 1;
+                    for k in expired {
+                        model.remove(&k);
+                    }
+                }
+            }
+            model.insert(key, tk);
+            let c = s.scrape(&[7; 20]);
+            assert_eq!(c.leechers as usize, model.len(), "step {step}");
+            let mut stored: Vec<(u8, u16)> = sel
+                .v4
+                .iter()
+                .map(|r| (r[3], u16::from_be_bytes([r[4], r[5]])))
+                .collect();
+            stored.push(key);
+            stored.sort();
+            let mut expected: Vec<_> = model.keys().copied().collect();
+            expected.sort();
+            assert_eq!(stored, expected, "step {step}");
+            if step % 500 == 0 {
+                check_invariants(&s);
+            }
+        }
+        assert!(replaced > 1000 && expiries > 100, "{replaced} {expiries}");
+    }
+
     #[test]
     fn full_table_refuses_new_torrents_until_expiry_frees_room() {
         let mut s = Swarm::new(limits(1 << 20, 2, 10), 1).unwrap();
@@ -1431,6 +1559,13 @@ mod tests {
                     if i != seeds as usize {
                         assert!(key(i - 1) < key(i), "block sorted at {i}");
                     }
+                }
+                // No timestamp is older than the block's bound.
+                let bound = s.oldest_bound(off);
+                for i in 0..len as usize {
+                    let stamp = s.arena[s.entry(off, family, i) + wpp - 1] as u16;
+                    let since = stamp.wrapping_sub(bound) & OLDEST_MASK;
+                    assert!(since <= OLDEST_MASK / 2, "entry {i} older than the bound");
                 }
             }
         }

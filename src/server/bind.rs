@@ -92,6 +92,7 @@ fn bound_socket(addr: SocketAddr, kind: libc::c_int) -> io::Result<OwnedFd> {
 /// A non-blocking TCP listener on `addr` (IPv6 sockets are IPv6-only).
 pub fn tcp(addr: SocketAddr) -> io::Result<TcpListener> {
     let fd = bound_socket(addr, libc::SOCK_STREAM)?;
+    let _ = set_int(&fd, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, 1);
     // SAFETY: fd is a bound stream socket.
     check(unsafe { libc::listen(fd.as_raw_fd(), 1024) })?;
     Ok(TcpListener::from(fd))
@@ -146,6 +147,26 @@ pub fn accept(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
     let stream = TcpStream::from(unsafe { OwnedFd::from_raw_fd(fd) });
     let peer = from_sockaddr(&storage).ok_or_else(|| io::Error::other("unknown address family"))?;
     Ok((stream, peer))
+}
+
+/// Sends a connection's last bytes, to be followed at once by `close`:
+/// `MSG_MORE` holds them back for the moment so that the kernel sends them
+/// and the FIN in one segment instead of two.
+pub fn send_last(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    // SAFETY: bytes is a live buffer of bytes.len() bytes; the fd is open.
+    let n = unsafe {
+        libc::send(
+            stream.as_raw_fd(),
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            libc::MSG_MORE | libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
 }
 
 #[cfg(test)]

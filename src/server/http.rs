@@ -150,12 +150,20 @@ fn answer_first(
         ),
     };
     let bytes = &out[reply.range.clone()];
-    let written = match { stream }.write(bytes) {
+    let last = reply.stream.is_none() && !reply.keep_alive;
+    // Corking the reply for the FIN is only safe when nothing is left unread:
+    // closing with unread bytes sends a reset, which discards corked data.
+    let sent = if last && used == n && n < req.len() {
+        bind::send_last(stream, bytes)
+    } else {
+        { stream }.write(bytes)
+    };
+    let written = match sent {
         Ok(w) => w,
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
         Err(_) => return First::Done,
     };
-    if written == bytes.len() && reply.stream.is_none() && !reply.keep_alive {
+    if written == bytes.len() && last {
         return First::Done;
     }
     First::Later(Pending {
