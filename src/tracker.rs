@@ -394,16 +394,12 @@ impl Tracker {
         if req.compact {
             w.put_dec((sel.v4.len() * 6) as u64)?;
             w.put(b":")?;
-            for rec in &sel.v4 {
-                w.put(rec)?;
-            }
+            w.put(sel.v4.as_flattened())?;
             if !sel.v6.is_empty() {
                 bencode::put_bytes(w, b"peers6")?;
                 w.put_dec((sel.v6.len() * 18) as u64)?;
                 w.put(b":")?;
-                for rec in &sel.v6 {
-                    w.put(rec)?;
-                }
+                w.put(sel.v6.as_flattened())?;
             }
         } else {
             w.put(b"l")?;
@@ -543,12 +539,8 @@ impl Tracker {
             counts.leechers,
             counts.seeders,
         )?;
-        for rec in &self.selection.v4 {
-            w.put(rec)?;
-        }
-        for rec in &self.selection.v6 {
-            w.put(rec)?;
-        }
+        w.put(self.selection.v4.as_flattened())?;
+        w.put(self.selection.v6.as_flattened())?;
         Ok(())
     }
 
