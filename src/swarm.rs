@@ -221,8 +221,9 @@ impl PeerKey {
 pub struct Swarm {
     torrents: Vec<Torrent>,
     max_torrents: usize,
-    /// Open-addressing index: torrent position + 1, or 0 for empty. Only the
-    /// first `mask + 1` slots are in use; it doubles in place as torrents come.
+    /// Open-addressing index: an 8-bit hash tag over torrent position + 1, or
+    /// 0 for empty. Only the first `mask + 1` slots are in use; it doubles in
+    /// place as torrents come, keeping at most three quarters of them full.
     index: Words,
     mask: usize,
     arena: Words,
@@ -247,6 +248,11 @@ const COMPACT_MIN_WORDS: usize = 4096;
 
 /// Slots the index starts with; it doubles as torrents are added.
 const INITIAL_SLOTS: usize = 256;
+/// An index slot: an 8-bit tag from the hash over torrent position + 1.
+const SLOT_BITS: u32 = 24;
+const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
+/// Most torrents the index can number.
+pub const MAX_TORRENTS_LIMIT: usize = SLOT_MASK as usize - 1;
 
 impl Swarm {
     /// Builds the tables, dividing `limits.max_memory` between them.
@@ -264,15 +270,14 @@ impl Swarm {
         }
         let max_torrents = limits
             .max_torrents
-            .unwrap_or(limits.max_memory / 256)
+            .unwrap_or((limits.max_memory / 256).min(MAX_TORRENTS_LIMIT))
             .max(1);
-        let slots = max_torrents
-            .checked_mul(2)
-            .and_then(usize::checked_next_power_of_two)
-            .ok_or_else(|| SizingError("max_torrents is too large".into()))?;
-        let table_bytes = max_torrents
-            .checked_mul(std::mem::size_of::<Torrent>())
-            .and_then(|b| b.checked_add(slots * 4))
+        if max_torrents > MAX_TORRENTS_LIMIT {
+            return Err(SizingError(format!(
+                "max_torrents must be at most {MAX_TORRENTS_LIMIT}"
+            )));
+        }
+        let (slots, table_bytes) = Self::table_size(max_torrents)
             .ok_or_else(|| SizingError("max_torrents is too large".into()))?;
         let arena_words = limits.max_memory.saturating_sub(table_bytes) / 4;
         if arena_words < 1024 {
@@ -304,6 +309,17 @@ impl Swarm {
             last_pressure_sweep: None,
             compactions: 0,
         })
+    }
+
+    /// Index slots and bytes of torrent table plus index for `max_torrents`
+    /// (the arena gets the rest of the memory cap).
+    pub fn table_size(max_torrents: usize) -> Option<(usize, usize)> {
+        // At most three quarters full when every torrent is in.
+        let slots = (max_torrents / 3 * 4 + 4).checked_next_power_of_two()?;
+        let bytes = max_torrents
+            .checked_mul(std::mem::size_of::<Torrent>())?
+            .checked_add(slots.checked_mul(4)?)?;
+        Some((slots, bytes))
     }
 
     /// How the memory cap was divided.
@@ -452,23 +468,39 @@ impl Swarm {
 
     // ---- torrents -------------------------------------------------------
 
-    fn home(&self, hash: &InfoHash) -> usize {
+    /// The keyed fnv hash of an info hash: its low bits pick the home slot,
+    /// its top bits are the tag kept in the slot.
+    fn hash_of(&self, hash: &InfoHash) -> u64 {
         let mut h = fnv::FnvHasher::with_key(self.hash_seed);
         h.write(hash);
-        h.finish() as usize & self.mask
+        h.finish()
+    }
+
+    fn home(&self, hash: &InfoHash) -> usize {
+        self.hash_of(hash) as usize & self.mask
+    }
+
+    /// An index slot's value for torrent `t`: tag bits over `t + 1`.
+    fn slot_value(h: u64, t: usize) -> u32 {
+        ((h >> 56) as u32) << SLOT_BITS | (t as u32 + 1)
     }
 
     /// The index slot where `hash` is or would go, and its torrent if stored.
+    /// Slots whose tag differs are skipped without reading their torrent.
     fn find(&self, hash: &InfoHash) -> (usize, Option<usize>) {
-        let mut s = self.home(hash);
+        let h = self.hash_of(hash);
+        let tag = (h >> 56) as u32;
+        let mut s = h as usize & self.mask;
         loop {
-            match self.index[s] {
-                0 => return (s, None),
-                v if self.torrents[(v - 1) as usize].hash == *hash => {
-                    return (s, Some((v - 1) as usize))
-                }
-                _ => s = (s + 1) & self.mask,
+            let v = self.index[s];
+            if v == 0 {
+                return (s, None);
             }
+            let t = (v & SLOT_MASK) as usize - 1;
+            if v >> SLOT_BITS == tag && self.torrents[t].hash == *hash {
+                return (s, Some(t));
+            }
+            s = (s + 1) & self.mask;
         }
     }
 
@@ -483,10 +515,10 @@ impl Swarm {
     }
 
     /// Adds a torrent (the caller checked there is room), doubling the index
-    /// first when it would become more than half full.
+    /// first when it would become more than three quarters full.
     fn push_torrent(&mut self, hash: &InfoHash) -> usize {
         let used = self.mask + 1;
-        if (self.torrents.len() + 1) * 2 > used && used < self.index.len() {
+        if (self.torrents.len() + 1) * 4 > used * 3 && used < self.index.len() {
             self.grow_index(used * 2);
         }
         let slot = self.find(hash).0;
@@ -496,7 +528,7 @@ impl Swarm {
             downloaded: 0,
             lists: [NONE, NONE],
         });
-        self.index[slot] = t as u32 + 1;
+        self.index[slot] = Self::slot_value(self.hash_of(hash), t);
         t
     }
 
@@ -505,8 +537,9 @@ impl Swarm {
         self.index[..self.mask + 1].fill(0);
         self.mask = slots - 1;
         for t in 0..self.torrents.len() {
-            let slot = self.find(&self.torrents[t].hash).0;
-            self.index[slot] = t as u32 + 1;
+            let hash = self.torrents[t].hash;
+            let slot = self.find(&hash).0;
+            self.index[slot] = Self::slot_value(self.hash_of(&hash), t);
         }
     }
 
@@ -523,7 +556,7 @@ impl Swarm {
         if t != last {
             // The last torrent moves into t: repoint its index slot and blocks.
             let (moved_slot, _) = self.find(&self.torrents[last].hash);
-            self.index[moved_slot] = t as u32 + 1;
+            self.index[moved_slot] = (self.index[moved_slot] & !SLOT_MASK) | (t as u32 + 1);
             for off in self.torrents[last].lists {
                 if off != NONE {
                     self.arena[off as usize] = t as u32;
@@ -543,7 +576,7 @@ impl Swarm {
             if v == 0 {
                 return;
             }
-            let home = self.home(&self.torrents[(v - 1) as usize].hash);
+            let home = self.home(&self.torrents[(v & SLOT_MASK) as usize - 1].hash);
             // Move the entry back if its home is not cyclically within (hole, j].
             let stays = if hole <= j {
                 hole < home && home <= j
@@ -1362,6 +1395,39 @@ mod tests {
         assert_eq!(got, vec![1, 3], "peer 2 (oldest) was replaced");
     }
 
+    /// Thousands of torrents added and removed: the tagged index grows,
+    /// finds every torrent, and backward-shift deletion keeps it consistent.
+    #[test]
+    fn index_grows_and_deletes_under_many_torrents() {
+        let mut s = Swarm::new(limits(4 << 20, 5000, 8), 9).unwrap();
+        let mut sel = Selection::default();
+        let hash = |i: u32| {
+            let mut h = [0u8; 20];
+            h[..4].copy_from_slice(&i.wrapping_mul(2_654_435_761).to_le_bytes());
+            h[4..8].copy_from_slice(&i.to_be_bytes());
+            h
+        };
+        let mut a = ann(0, [10, 0, 0, 1], 1, false, Event::None);
+        for i in 0..5000 {
+            a.info_hash = hash(i);
+            s.announce(&a, 0, &mut sel).unwrap();
+        }
+        assert_eq!(s.torrent_count(), 5000);
+        check_invariants(&s);
+        // Drop every third torrent (a stopped event frees an empty torrent).
+        a.event = Event::Stopped;
+        for i in (0..5000).step_by(3) {
+            a.info_hash = hash(i);
+            s.announce(&a, 1, &mut sel).unwrap();
+        }
+        check_invariants(&s);
+        for i in 0..5000 {
+            let c = s.scrape(&hash(i));
+            assert_eq!(c.leechers, u32::from(i % 3 != 0), "torrent {i}");
+        }
+        assert_eq!(s.scrape(&hash(5000)), Counts::default());
+    }
+
     /// A full torrent under churn: expired peers go first, otherwise the
     /// replaced peer is always one of the oldest (at tick resolution).
     #[test]
@@ -1571,6 +1637,16 @@ mod tests {
         }
         let occupied = s.index.iter().filter(|&&v| v != 0).count();
         assert_eq!(occupied, s.torrents.len());
+        assert!(occupied * 4 <= (s.mask + 1) * 3, "index at most 3/4 full");
+        for (t, torrent) in s.torrents.iter().enumerate() {
+            let (slot, _) = s.find(&torrent.hash);
+            let h = s.hash_of(&torrent.hash);
+            assert_eq!(
+                s.index[slot],
+                Swarm::slot_value(h, t),
+                "slot tag and position"
+            );
+        }
     }
 
     /// Random operations checked against a plain model: counts match contents,

@@ -827,8 +827,7 @@ pub fn run_swarm_ops(data: &[u8]) -> OpsReport {
     } else {
         let size = |i: usize| rest.get(i).copied().unwrap_or(0);
         let max_torrents = 1 + usize::from(size(0) % 64);
-        let slots = (max_torrents * 2).next_power_of_two();
-        let table = max_torrents * 32 + slots * 4;
+        let table = Swarm::table_size(max_torrents).map_or(0, |(_, bytes)| bytes);
         let limits = Limits {
             // The smallest arena the store accepts (1024 words) plus a little.
             max_memory: table + 4096 + usize::from(size(1)) * 32,
