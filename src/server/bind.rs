@@ -92,7 +92,14 @@ fn bound_socket(addr: SocketAddr, kind: libc::c_int) -> io::Result<OwnedFd> {
 /// A non-blocking TCP listener on `addr` (IPv6 sockets are IPv6-only).
 pub fn tcp(addr: SocketAddr) -> io::Result<TcpListener> {
     let fd = bound_socket(addr, libc::SOCK_STREAM)?;
+    // Wake accept only once a request has arrived (after ~1 s without one the
+    // connection is accepted anyway): nearly every connection is then answered
+    // by the accept loop at once, without a task or a reactor registration.
     let _ = set_int(&fd, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, 1);
+    // Replies are single writes; without this a keep-alive reply that follows
+    // an unacknowledged one would wait for the client's delayed ACK. Accepted
+    // sockets inherit it, which saves a setsockopt per connection.
+    set_int(&fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
     // SAFETY: fd is a bound stream socket.
     check(unsafe { libc::listen(fd.as_raw_fd(), 1024) })?;
     Ok(TcpListener::from(fd))
@@ -184,5 +191,45 @@ mod tests {
         let u = udp("127.0.0.1:0".parse().unwrap()).unwrap();
         let uport = u.local_addr().unwrap().port();
         assert!(udp(format!("127.0.0.1:{uport}").parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn accepted_connections_arrive_with_their_request_and_nodelay() {
+        use std::io::{Read, Write};
+        let l = tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = l.local_addr().unwrap();
+        let mut c = TcpStream::connect(addr).unwrap();
+        // Connected, but nothing sent: deferred, so not yet acceptable.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert_eq!(
+            accept(&l).map_err(|e| e.kind()).err(),
+            Some(io::ErrorKind::WouldBlock)
+        );
+        c.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        let mut accepted = None;
+        for _ in 0..100 {
+            if let Ok((s, _)) = accept(&l) {
+                accepted = Some(s);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let mut s = accepted.expect("accepted once the request arrived");
+        assert!(
+            s.nodelay().unwrap(),
+            "TCP_NODELAY inherited from the listener"
+        );
+        let mut buf = [0u8; 64];
+        assert_eq!(
+            s.read(&mut buf).unwrap(),
+            18,
+            "the request is already there"
+        );
+        // The last reply goes out with the FIN.
+        assert_eq!(send_last(&s, b"HTTP/1.1 200 OK\r\n\r\n").unwrap(), 19);
+        drop(s);
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"HTTP/1.1 200 OK\r\n\r\n");
     }
 }

@@ -89,9 +89,6 @@ pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
             }
             continue;
         }
-        // Replies are single writes; without this a keep-alive reply that follows
-        // an unacknowledged one would wait for the client's delayed ACK.
-        let _ = stream.set_nodelay(true);
         let Ok(stream) = Async::new_nonblocking(stream) else {
             continue;
         };
