@@ -54,8 +54,9 @@ mod batched {
     use std::mem;
     use std::os::fd::AsRawFd;
 
-    /// Datagrams per system call.
-    const BATCH: usize = 32;
+    /// Datagrams per system call. 16 measured as fast as 32 (and 64 slower)
+    /// at half the buffer memory (~50 KB a socket).
+    const BATCH: usize = 16;
 
     /// Buffers for one batch, allocated once per socket.
     struct Batch {
