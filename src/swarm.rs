@@ -22,6 +22,19 @@ use std::cmp::Ordering;
 use std::hash::Hasher;
 use std::net::IpAddr;
 
+/// Hashes `Swarm::next_hash_after` takes per pass over the torrent table.
+pub const ORDER_BATCH: usize = 1024;
+
+/// The next `ORDER_BATCH` stored hashes after `from`, sorted (5 words each,
+/// in their own mapping: no memory until the first ordered walk).
+struct OrderBatch {
+    words: Words,
+    len: usize,
+    from: Option<InfoHash>,
+    generation: u64,
+    valid: bool,
+}
+
 /// Most peers one announce returns.
 pub const MAX_NUMWANT: usize = 200;
 
@@ -237,6 +250,9 @@ pub struct Swarm {
     rng: u64,
     last_pressure_sweep: Option<u32>,
     compactions: u64,
+    /// Torrents ever added (a generation number for `order`).
+    added: u64,
+    order: OrderBatch,
 }
 
 fn tick(now: u32) -> u16 {
@@ -308,6 +324,14 @@ impl Swarm {
             rng: seed ^ 0x9E37_79B9_7F4A_7C15 | 1,
             last_pressure_sweep: None,
             compactions: 0,
+            added: 0,
+            order: OrderBatch {
+                words: Words::new(ORDER_BATCH * 5).map_err(SizingError)?,
+                len: 0,
+                from: None,
+                generation: 0,
+                valid: false,
+            },
         })
     }
 
@@ -348,6 +372,89 @@ impl Swarm {
     pub fn torrent_at(&self, i: usize) -> Option<(InfoHash, Counts)> {
         let t = self.torrents.get(i)?;
         Some((t.hash, self.counts(i)))
+    }
+
+    /// The smallest stored info hash above `after` (the smallest of all when
+    /// `None`): walks the torrents in hash order without allocating. One pass
+    /// over the table finds the next `ORDER_BATCH` hashes; the batch serves
+    /// every walk that reaches its range until a torrent is added. A hash may
+    /// be of a torrent removed since (look it up).
+    pub fn next_hash_after(&mut self, after: Option<InfoHash>) -> Option<InfoHash> {
+        let o = &self.order;
+        let covers = o.valid
+            && o.generation == self.added
+            && o.from <= after
+            && (o.len < ORDER_BATCH || Some(self.order_hash(o.len - 1)) > after);
+        if !covers {
+            self.fill_order(after);
+        }
+        // First batch entry above `after` (the batch is sorted).
+        let (mut lo, mut hi) = (0, self.order.len);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if Some(self.order_hash(mid)) <= after {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        (lo < self.order.len).then(|| self.order_hash(lo))
+    }
+
+    fn order_hash(&self, i: usize) -> InfoHash {
+        let mut h = [0u8; 20];
+        for (k, c) in h.chunks_exact_mut(4).enumerate() {
+            c.copy_from_slice(&self.order.words[i * 5 + k].to_ne_bytes());
+        }
+        h
+    }
+
+    /// Refills the ordered batch with the smallest stored hashes above `from`:
+    /// one pass over the table keeping the `ORDER_BATCH` smallest in a bounded
+    /// max-heap, most hashes decided on their first 8 bytes.
+    fn fill_order(&mut self, from: Option<InfoHash>) {
+        fn prefix(h: &InfoHash) -> u64 {
+            u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])
+        }
+        let mut heap: heapless::BinaryHeap<InfoHash, heapless::binary_heap::Max, ORDER_BATCH> =
+            heapless::BinaryHeap::new();
+        let after = from.map(|a| (prefix(&a), a));
+        // Prefix of the largest hash kept once the heap is full.
+        let mut top = u64::MAX;
+        for t in &self.torrents {
+            let hash = t.hash;
+            let p = prefix(&hash);
+            if after.is_some_and(|(ap, a)| p < ap || (p == ap && hash <= a)) {
+                continue;
+            }
+            if heap.len() < ORDER_BATCH {
+                let _ = heap.push(hash);
+            } else if p <= top && heap.peek().is_some_and(|largest| hash < *largest) {
+                heap.pop();
+                let _ = heap.push(hash);
+            } else {
+                continue;
+            }
+            if heap.len() == ORDER_BATCH {
+                top = heap.peek().map_or(u64::MAX, prefix);
+            }
+        }
+        let mut sorted = heap.into_vec();
+        sorted.sort_unstable();
+        for (i, h) in sorted.iter().enumerate() {
+            for (k, c) in h.chunks_exact(4).enumerate() {
+                self.order.words[i * 5 + k] = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]);
+            }
+        }
+        self.order.len = sorted.len();
+        self.order.from = from;
+        self.order.generation = self.added;
+        self.order.valid = true;
+    }
+
+    /// Counts for one torrent, if it is stored.
+    pub fn get(&self, hash: &InfoHash) -> Option<Counts> {
+        self.find(hash).1.map(|t| self.counts(t))
     }
 
     /// Counts for one torrent; zeros when it is unknown.
@@ -517,6 +624,7 @@ impl Swarm {
     /// Adds a torrent (the caller checked there is room), doubling the index
     /// first when it would become more than three quarters full.
     fn push_torrent(&mut self, hash: &InfoHash) -> usize {
+        self.added += 1;
         let used = self.mask + 1;
         if (self.torrents.len() + 1) * 4 > used * 3 && used < self.index.len() {
             self.grow_index(used * 2);

@@ -72,11 +72,15 @@ pub struct HttpReply {
 }
 
 /// A body too large to build at once — one record per torrent — produced a
-/// buffer at a time. Torrents that come or go meanwhile may be missed.
+/// buffer at a time, in info-hash order (bencoded dictionary keys must be
+/// sorted). Its position is the last hash written, so torrents that move in
+/// the table meanwhile are neither missed nor repeated; one added meanwhile
+/// below that point is left out, one removed before its turn is skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stream {
     format: TorrentFormat,
-    next: usize,
+    /// The last info hash written.
+    after: Option<InfoHash>,
     started: bool,
     done: bool,
 }
@@ -243,7 +247,7 @@ impl Tracker {
             keep_alive: false,
             stream: Some(Stream {
                 format,
-                next: 0,
+                after: None,
                 started: false,
                 done: false,
             }),
@@ -265,14 +269,18 @@ impl Tracker {
             }
         }
         while w.remaining() >= RECORD_MAX + 2 {
-            let Some((hash, counts)) = self.swarm.torrent_at(s.next) else {
+            let Some(hash) = self.swarm.next_hash_after(s.after) else {
                 s.done = true;
                 if s.format == TorrentFormat::Ben {
                     let _ = w.put(b"ee");
                 }
                 break;
             };
-            s.next += 1;
+            s.after = Some(hash);
+            // Removed since the batch was taken: nothing to say about it.
+            let Some(counts) = self.swarm.get(&hash) else {
+                continue;
+            };
             // Each record is built whole first, so a record is never cut in two.
             let mut rec = [0u8; RECORD_MAX];
             let mut r = Writer::new(&mut rec);
@@ -587,7 +595,8 @@ pub fn put_scrape_counts(w: &mut Writer<'_>, c: Counts) -> Result<(), Overflow> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::swarm::Limits;
+    use crate::swarm::{Limits, ORDER_BATCH};
+    use crate::wire::query::Event;
 
     fn tracker() -> Tracker {
         let swarm = Swarm::new(
@@ -785,5 +794,108 @@ mod tests {
         assert_eq!(&out[8..n], b"invalid connection id");
         assert_eq!(t.swarm.torrent_count(), 0);
         assert_eq!(t.udp(&[1, 2, 3], a, 1, &mut out), None);
+    }
+
+    /// The per-torrent pages list torrents in info-hash order across many
+    /// batches, and torrents removed or moved mid-stream are neither repeated
+    /// nor break the order.
+    #[test]
+    fn streamed_pages_are_in_hash_order_across_batches_and_changes() {
+        let swarm = Swarm::new(
+            Limits {
+                max_memory: 8 << 20,
+                max_torrents: Some(6 * ORDER_BATCH),
+                max_peers_per_torrent: 10,
+                peer_timeout: 2700,
+            },
+            5,
+        )
+        .unwrap();
+        let mut t = Tracker::new(swarm, tracker().settings.clone());
+        let hash = |i: u32| {
+            let mut h = [0u8; 20];
+            h[..4].copy_from_slice(&i.wrapping_mul(0x9E37_79B9).to_be_bytes());
+            h[4..8].copy_from_slice(&i.to_be_bytes());
+            h
+        };
+        let mut sel = Selection::default();
+        let mut a = Announce {
+            info_hash: [0; 20],
+            ip: "10.0.0.1".parse().unwrap(),
+            port: 1,
+            seeder: false,
+            event: Event::None,
+            numwant: 0,
+            other_family: false,
+        };
+        let n = 5 * ORDER_BATCH as u32 + 7;
+        for i in 0..n {
+            a.info_hash = hash(i);
+            t.swarm.announce(&a, 0, &mut sel).unwrap();
+        }
+        let raw = b"GET /stats?mode=tpbs&format=bin HTTP/1.1\r\n\r\n";
+        let head = http::parse_head(raw).unwrap();
+        let mut out = [0u8; 9000];
+        let mut stream = t
+            .http(&head, "127.0.0.1".parse().unwrap(), 0, &mut out)
+            .stream
+            .unwrap();
+        let mut body = Vec::new();
+        let mut chunks = 0;
+        loop {
+            let len = t.stream_chunk(&mut stream, &mut out);
+            if len == 0 {
+                break;
+            }
+            body.extend_from_slice(&out[..len]);
+            chunks += 1;
+            if chunks == 2 {
+                // Mid-stream: drop torrents 0..1500 (swap removal reorders the
+                // table); the ones not yet written must not show up.
+                a.event = Event::Stopped;
+                for i in 0..1500 {
+                    a.info_hash = hash(i);
+                    t.swarm.announce(&a, 1, &mut sel).unwrap();
+                }
+            }
+        }
+        // format=bin: 20-byte hash, then seeders and leechers (4 bytes each).
+        let got: Vec<[u8; 20]> = body
+            .chunks_exact(28)
+            .map(|r| r[..20].try_into().unwrap())
+            .collect();
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "strictly increasing");
+        let written_before = got.len();
+        let mut remaining: Vec<[u8; 20]> = (1500..n).map(hash).collect();
+        remaining.sort_unstable();
+        // Every torrent still there is listed once; removed ones only if they
+        // were written before their removal (they sort before the others).
+        assert!(remaining.iter().all(|h| got.contains(h)));
+        assert!(written_before >= remaining.len() && written_before < n as usize);
+        // And two streams written side by side (they share the table pass
+        // when at the same point) each list exactly the stored torrents, sorted.
+        let client = "127.0.0.1".parse().unwrap();
+        let mut streams = [
+            t.http(&head, client, 0, &mut out).stream.unwrap(),
+            t.http(&head, client, 0, &mut out).stream.unwrap(),
+        ];
+        let mut bodies = [Vec::new(), Vec::new()];
+        let mut busy = true;
+        while busy {
+            busy = false;
+            for (k, stream) in streams.iter_mut().enumerate() {
+                // Uneven buffer sizes keep the two streams at different points.
+                let len = t.stream_chunk(stream, &mut out[..4000 + 3000 * k]);
+                bodies[k].extend_from_slice(&out[..len]);
+                busy |= len > 0;
+            }
+        }
+        for body in bodies {
+            let all: Vec<[u8; 20]> = body
+                .chunks_exact(28)
+                .map(|r| r[..20].try_into().unwrap())
+                .collect();
+            assert_eq!(all, remaining);
+        }
     }
 }

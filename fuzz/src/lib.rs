@@ -276,9 +276,9 @@ fn serve_http(t: &mut Tracker, head: &RequestHead<'_>, peer: IpAddr, now: u32, s
             assert_eq!(all.len() % 28, 0, "binary records are 28 bytes");
         }
         if format == TorrentFormat::Ben {
-            // Full scrapes list torrents in table order, so keys are not sorted.
+            // Torrents come in info-hash order: the keys are sorted, as BEP 3 wants.
             assert!(
-                is_bencode(&all, false),
+                is_bencode(&all, true),
                 "full scrape is not bencode: {:?}",
                 String::from_utf8_lossy(&all)
             );
