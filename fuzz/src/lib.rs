@@ -15,20 +15,19 @@ use smoltracker::state;
 use smoltracker::stats::{Page, TorrentFormat};
 use smoltracker::swarm::{Announce, Counts, Limits, Selection, Swarm, MAX_NUMWANT};
 use smoltracker::tracker::{HttpReply, Settings, Tracker};
-use smoltracker::wire::http::{self, RequestHead, HEAD_ROOM};
+use smoltracker::wire::http::{self, RequestHead};
 use smoltracker::wire::query::{self, Event, InfoHash};
 use smoltracker::wire::udp;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
-/// The server's HTTP reply buffer (`server/http.rs`: `HEAD_ROOM + 8192`).
-const HTTP_OUT: usize = HEAD_ROOM + 8192;
-/// The server's UDP reply buffer (`server/udp.rs`: `SEND_MAX`).
-const UDP_OUT: usize = 1280;
-/// The server's UDP receive buffer (`server/udp.rs`: `RECV_MAX`); longer
-/// datagrams arrive truncated to this.
-const UDP_IN: usize = 1536;
+/// The server's HTTP reply buffer.
+const HTTP_OUT: usize = smoltracker::server::http::RESPONSE_MAX;
+/// The server's UDP reply buffer.
+const UDP_OUT: usize = smoltracker::server::udp::SEND_MAX;
+/// The server's UDP receive buffer; longer datagrams arrive truncated to this.
+const UDP_IN: usize = smoltracker::server::udp::RECV_MAX;
 /// The address the HTTP tracker trusts as a reverse proxy.
 const PROXY: Ipv4Addr = Ipv4Addr::new(10, 9, 9, 9);
 /// Torrents announced into every fuzzed tracker before the input is applied.

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 pub const REQUEST_MAX: usize = 8192;
 /// Response buffer: head room plus the largest body (200 compact IPv6 peers
 /// or 100 dictionary peers fit with room to spare).
-const RESPONSE_MAX: usize = HEAD_ROOM + 8192;
+pub const RESPONSE_MAX: usize = HEAD_ROOM + 8192;
 /// How long a connection may sit between requests.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a request may take to arrive in full from its first byte, and a

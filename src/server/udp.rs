@@ -11,9 +11,9 @@ use std::net::UdpSocket;
 
 /// Largest datagram read: a full 74-hash scrape is 1496 bytes. Longer ones
 /// are truncated (and then malformed).
-const RECV_MAX: usize = 1536;
+pub const RECV_MAX: usize = 1536;
 /// Largest reply: 200 IPv4 peers (1220 bytes) or 66 IPv6 peers (1208 bytes).
-const SEND_MAX: usize = 1280;
+pub const SEND_MAX: usize = 1280;
 
 /// Serves one UDP socket forever.
 pub async fn serve(socket: Async<UdpSocket>, shared: Shared) {
