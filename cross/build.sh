@@ -38,6 +38,12 @@ while IFS=: read -r triple arch _; do
   (cd "$ROOT" && nice -n 10 cargo zigbuild --release --target "$triple" "${BUILD_STD[@]}")
   bin="$OUT/smoltracker-$arch"
   cp "$CARGO_TARGET_DIR/$triple/release/smoltracker" "$bin"
+  # MIPS objects carry .pdr, procedure descriptors for debuggers that are
+  # never loaded and that the linker's strip keeps: 80 KB of the file.
+  case "$arch" in
+    mips_*) mips-linux-gnu-objcopy --remove-section=.pdr "$bin" ;;
+    mipsel_*) mipsel-linux-gnu-objcopy --remove-section=.pdr "$bin" ;;
+  esac
   desc=$(file -b "$bin")
   echo "   $desc"
   case "$desc" in
