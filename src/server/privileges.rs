@@ -1,7 +1,7 @@
 //! Dropping privileges after the sockets are bound: chroot into the root
 //! directory and become an unprivileged user (as root), or just chdir.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::path::Path;
 
 /// What was done, for the start-up log.
@@ -46,7 +46,7 @@ fn passwd_entry(text: &str, name: &str) -> Option<Account> {
 
 #[cfg(not(target_env = "musl"))]
 fn lookup(name: &str) -> Result<Account, String> {
-    let cname = CString::new(name).map_err(|_| format!("invalid user name '{name}'"))?;
+    let cname = std::ffi::CString::new(name).map_err(|_| format!("invalid user name '{name}'"))?;
     // SAFETY: passwd is plain data (all-zero is a valid value to pass in).
     let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
     let mut buf = vec![0 as libc::c_char; 4096];
