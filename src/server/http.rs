@@ -186,15 +186,24 @@ async fn connection(
     shared: &Rc<super::SharedState>,
     pending: Pending,
 ) -> io::Result<()> {
-    let mut req = [0u8; REQUEST_MAX];
-    let mut out = [0u8; RESPONSE_MAX];
     timed(IO_TIMEOUT, stream.write_all(&pending.unsent)).await?;
     if let Some(body) = pending.stream {
+        let mut out = vec![0u8; RESPONSE_MAX];
         return write_stream(&mut stream, shared, body, &mut out).await;
     }
     if !pending.keep_alive {
         return Ok(());
     }
+    if pending.unread.is_empty() {
+        // Kept alive with nothing pending: most such clients close without
+        // a second request, so wait without holding any buffers. A parked
+        // connection costs its task and reactor entry, a few hundred bytes.
+        timed(IDLE_TIMEOUT, stream.readable()).await?;
+    }
+    // The buffers for the rest of the connection's life: allocated once per
+    // connection, so its requests never allocate.
+    let mut req = vec![0u8; REQUEST_MAX];
+    let mut out = vec![0u8; RESPONSE_MAX];
     let mut filled = pending.unread.len();
     req[..filled].copy_from_slice(&pending.unread);
     drop(pending.unread);

@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 
-from common import Failure, Tracker, Udp, build, check, fixed_hash, log, main, rss_kb
+from common import Failure, Tracker, Udp, build, check, fixed_hash, log, main, rss_kb, status_kb
 
 MAX_CONN = 256
 IDLE_TIMEOUT = 30
@@ -112,6 +112,7 @@ def summary_http(samples):
 def phase_idle(t, n):
     log(f"-- phase A: {n} idle connections")
     probe = Probe(t)
+    anon_before = status_kb(t.pid)["RssAnon"]
     t0 = time.monotonic()
     socks, failed = open_many(t, n)
     opened = time.monotonic() - t0
@@ -126,6 +127,12 @@ def phase_idle(t, n):
     log(f"opened {len(socks)} in {opened:.1f} s ({failed} connect failures); after {DEFER_ACCEPT + 1.5} s: {counts}; "
         f"tracker RSS {rss_kb(t.pid)} KiB")
     held = states.get("open", [])
+    # A held connection with no request is parked without buffers: its task,
+    # reactor entry and timer only (the two 8 KiB buffers come with a request).
+    anon_held = status_kb(t.pid)["RssAnon"]
+    per_conn = (anon_held - anon_before) * 1024 / max(len(held), 1)
+    log(f"tracker RssAnon {anon_before} -> {anon_held} KiB with {len(held)} held: {per_conn:.0f} B each")
+    check(per_conn < 4096, f"each held idle connection costs {per_conn:.0f} B of tracker memory")
     check(len(held) <= MAX_CONN, f"{len(held)} connections held open, more than max_connections {MAX_CONN}")
     check(len(held) >= MAX_CONN - 5, f"only {len(held)} held: the tracker closed idle connections early")
     refused = len(socks) - len(held)
