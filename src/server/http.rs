@@ -194,25 +194,26 @@ async fn connection(
     if !pending.keep_alive {
         return Ok(());
     }
-    let mut unread = pending.unread;
-    if unread.is_empty() {
+    let mut first = [0u8; 64];
+    let arrived: &[u8] = if pending.unread.is_empty() {
         // Kept alive with nothing pending: most such clients close without
         // a second request, so wait without holding the buffers. A parked
         // connection costs its task and reactor entry, about 1.5 KB.
-        let mut first = [0u8; 64];
         let n = timed(IDLE_TIMEOUT, stream.read(&mut first)).await?;
         if n == 0 {
             return Ok(());
         }
-        unread.extend_from_slice(&first[..n]);
-    }
+        &first[..n]
+    } else {
+        &pending.unread
+    };
     // The buffers for the rest of the connection's life: allocated once per
     // connection, so its requests never allocate.
     let mut req = vec![0u8; REQUEST_MAX];
     let mut out = vec![0u8; RESPONSE_MAX];
-    let mut filled = unread.len();
-    req[..filled].copy_from_slice(&unread);
-    drop(unread);
+    let mut filled = arrived.len();
+    req[..filled].copy_from_slice(arrived);
+    drop(pending.unread);
     loop {
         // A request must arrive whole within IO_TIMEOUT of its first byte: a
         // client trickling a byte at a time cannot hold the connection.
