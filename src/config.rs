@@ -43,6 +43,9 @@ pub struct Config {
     pub state_file: Option<PathBuf>,
     /// Seconds between state file writes.
     pub state_interval: u32,
+    /// Bytes of `max_memory` set aside for whitelist labels; `None`: a
+    /// sixteenth with a whitelist, nothing without.
+    pub label_memory: Option<usize>,
 }
 
 /// `access.*` directives.
@@ -62,6 +65,8 @@ pub struct Access {
     pub fullscrape: bool,
     /// Seconds between access list mtime checks; 0 = only on SIGHUP.
     pub reload_interval: u32,
+    /// Stats modes anyone may read even when `stats` restricts the rest.
+    pub stats_public: Vec<String>,
 }
 
 impl Default for Config {
@@ -88,9 +93,11 @@ impl Default for Config {
                 proxies: Vec::new(),
                 fullscrape: false,
                 reload_interval: 0,
+                stats_public: Vec::new(),
             },
             state_file: None,
             state_interval: 3600,
+            label_memory: None,
         }
     }
 }
@@ -333,6 +340,24 @@ fn apply(cfg: &mut Config, key: &str, value: &str) -> Result<Option<String>, Str
             };
         }
         "access.fullscrape" => cfg.access.fullscrape = boolean(key, value)?,
+        "access.stats_public" => {
+            for mode in need(value)?.split_whitespace() {
+                let known = mode.bytes().all(|b| b.is_ascii_alphanumeric())
+                    && crate::stats::Page::parse(format!("mode={mode}").as_bytes()).is_some();
+                if !known {
+                    return Err(format!(
+                        "{key}: '{mode}' is not a stats mode (e.g. html, json, peer, prom)"
+                    ));
+                }
+                cfg.access.stats_public.push(mode.to_string());
+            }
+        }
+        "tracker.label_memory" => {
+            cfg.label_memory = Some(match value {
+                "0" => 0,
+                _ => size(key, value)?,
+            })
+        }
         "access.reload_interval" => {
             cfg.access.reload_interval = number(key, value, 0, 86_400)? as u32
         }

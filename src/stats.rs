@@ -1,5 +1,9 @@
 //! Counters the tracker keeps about its own work.
 
+pub mod html;
+pub mod json;
+pub mod pages;
+
 /// HTTP error classes, in the order opentracker's `mode=herr` prints them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HttpError {
@@ -22,6 +26,17 @@ pub enum HttpError {
 /// Labels for `mode=herr`, in [`HttpError`] order.
 pub const HTTP_ERROR_LABELS: [&str; 7] = [
     "302 RED", "400 ...", "400 PAR", "400 COM", "403 IP ", "404 INV", "500 SRV",
+];
+
+/// Machine-readable names of the [`HttpError`] classes (JSON, Prometheus).
+pub const HTTP_ERROR_NAMES: [&str; 7] = [
+    "redirect",
+    "bad_request",
+    "bad_parameter",
+    "too_large",
+    "forbidden",
+    "not_found",
+    "internal",
 ];
 
 /// Counters since start-up.
@@ -95,6 +110,18 @@ pub enum Page {
     Prometheus,
     /// `mode=tpbs`: one record per torrent, streamed.
     PerTorrent(TorrentFormat),
+    /// `mode=json`: counters and every torrent with its label, streamed.
+    Json,
+    /// `mode=html`: the status page, streamed.
+    Html,
+}
+
+/// The `mode` a stats query asks for (`peer` when it names none).
+pub fn requested_mode(query: &[u8]) -> &[u8] {
+    pairs(query)
+        .filter(|(k, _)| *k == b"mode")
+        .last()
+        .map_or(b"peer", |(_, v)| v)
 }
 
 /// Per-torrent record formats (`mode=tpbs&format=…`), and the full scrape.
@@ -136,6 +163,8 @@ impl Page {
             b"version" => Page::Version,
             b"everything" => Page::Everything,
             b"prom" => Page::Prometheus,
+            b"json" => Page::Json,
+            b"html" => Page::Html,
             b"tpbs" => Page::PerTorrent(match format {
                 b"txt" => TorrentFormat::Txt,
                 b"txtp" => TorrentFormat::TxtP,
@@ -155,7 +184,9 @@ impl Page {
             Page::PerTorrent(TorrentFormat::Bin) | Page::PerTorrent(TorrentFormat::Ben) => {
                 b"application/octet-stream"
             }
-            Page::Prometheus => b"text/plain; version=0.0.4",
+            Page::Prometheus => b"text/plain; version=0.0.4; charset=utf-8",
+            Page::Json => b"application/json",
+            Page::Html => b"text/html; charset=utf-8",
             _ => b"text/plain",
         }
     }
@@ -261,7 +292,7 @@ impl Stats {
             }
             Page::Everything => self.render_xml(swarm, uptime, w),
             Page::Prometheus => self.render_prometheus(swarm, uptime, w),
-            Page::PerTorrent(_) => Err(Overflow),
+            Page::PerTorrent(_) | Page::Json | Page::Html => Err(Overflow),
         }
     }
 
@@ -454,15 +485,7 @@ impl Stats {
             ],
         )?;
         let codes = ["302", "400", "400", "400", "403", "404", "500"];
-        let names = [
-            "redirect",
-            "bad_request",
-            "bad_parameter",
-            "too_large",
-            "forbidden",
-            "not_found",
-            "internal",
-        ];
+        let names = HTTP_ERROR_NAMES;
         let mut labels: [heapless::String<48>; 7] = Default::default();
         for (i, label) in labels.iter_mut().enumerate() {
             use std::fmt::Write as _;

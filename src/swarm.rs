@@ -357,6 +357,13 @@ impl Swarm {
         }
     }
 
+    /// Bytes of the tables in use: torrent records, the index slots in use
+    /// and the arena up to its high-water mark (live blocks and garbage not
+    /// yet compacted away).
+    pub fn memory_used(&self) -> usize {
+        self.torrents.len() * std::mem::size_of::<Torrent>() + (self.mask + 1) * 4 + self.bump * 4
+    }
+
     /// Times the arena has been compacted.
     pub fn compactions(&self) -> u64 {
         self.compactions

@@ -7,7 +7,9 @@
 use crate::access::{AccessList, NOT_AUTHORIZED};
 use crate::config::Config;
 use crate::connection_id::ConnectionIdKey;
-use crate::stats::{put_torrent_record, HttpError, Page, Stats, TorrentFormat};
+use crate::labels::Labels;
+use crate::stats::pages::{PageKind, PageStream};
+use crate::stats::{put_torrent_record, requested_mode, HttpError, Page, Stats, TorrentFormat};
 use crate::swarm::{Announce, Counts, Selection, Swarm};
 use crate::wire::http::{self, RequestHead, HEAD_ROOM};
 use crate::wire::query::{self, InfoHash, QueryError};
@@ -41,6 +43,8 @@ pub struct Settings {
     pub proxies: Vec<IpAddr>,
     /// Whether `/scrape` without info_hash lists every torrent.
     pub fullscrape: bool,
+    /// Stats modes anyone may read, whatever `stats_allowed` says.
+    pub stats_public: Vec<String>,
 }
 
 impl From<&Config> for Settings {
@@ -54,6 +58,7 @@ impl From<&Config> for Settings {
             stats_allowed: c.access.stats.iter().copied().map(canonical_ip).collect(),
             proxies: c.access.proxies.iter().copied().map(canonical_ip).collect(),
             fullscrape: c.access.fullscrape,
+            stats_public: c.access.stats_public.clone(),
         }
     }
 }
@@ -83,6 +88,8 @@ pub struct Stream {
     after: Option<InfoHash>,
     started: bool,
     done: bool,
+    /// A release page (JSON, HTML, Prometheus) instead of `format` records.
+    page: Option<PageStream>,
 }
 
 /// The tracker's state: the swarm, counters and connection-id key.
@@ -95,6 +102,7 @@ pub struct Tracker {
     conn_ids: ConnectionIdKey,
     selection: Selection,
     access: Option<AccessList>,
+    labels: Labels,
 }
 
 /// IPv4-mapped IPv6 addresses (from a dual-stack socket) are the IPv4 peer they carry.
@@ -118,7 +126,18 @@ impl Tracker {
             conn_ids: ConnectionIdKey::new(),
             selection: Selection::default(),
             access: None,
+            labels: Labels::none(),
         }
+    }
+
+    /// Replaces the label store (sized at start-up from the memory cap).
+    pub fn set_labels(&mut self, labels: Labels) {
+        self.labels = labels;
+    }
+
+    /// The release labels, rebuilt with the whitelist.
+    pub fn labels_mut(&mut self) -> &mut Labels {
+        &mut self.labels
     }
 
     /// Swaps in a new access list (or none: serve every torrent).
@@ -166,7 +185,17 @@ impl Tracker {
         let client = self.client_address(head, peer);
         let keep_alive = head.keep_alive;
         if head.path == self.settings.stats_path.as_bytes() || head.path == b"/metrics" {
-            if !self.settings.stats_allowed.is_empty()
+            let mode = match head.path {
+                b"/metrics" => b"prom",
+                _ => requested_mode(head.query),
+            };
+            let public = self
+                .settings
+                .stats_public
+                .iter()
+                .any(|m| m.as_bytes() == mode);
+            if !public
+                && !self.settings.stats_allowed.is_empty()
                 && !self.settings.stats_allowed.contains(&peer)
             {
                 return self.http_error(403, keep_alive, out);
@@ -175,9 +204,21 @@ impl Tracker {
                 b"/metrics" => Some(Page::Prometheus),
                 _ => Page::parse(head.query),
             };
+            let release_page = match page {
+                Some(Page::Json) => Some(PageKind::Json),
+                Some(Page::Html) => Some(PageKind::Html),
+                Some(Page::Prometheus) if !self.labels.is_empty() => Some(PageKind::Prometheus),
+                _ => None,
+            };
+            if let (Some(kind), Some(p)) = (release_page, page) {
+                let stream = PageStream::new(kind, now);
+                return self.start_stream(TorrentFormat::Txt, Some(stream), p.content_type(), out);
+            }
             return match page {
                 None => self.http_error(400, keep_alive, out),
-                Some(Page::PerTorrent(format)) => self.start_stream(format, page_type(format), out),
+                Some(Page::PerTorrent(format)) => {
+                    self.start_stream(format, None, page_type(format), out)
+                }
                 Some(page) => {
                     let body = self.body(out, |t, w| t.stats.render(page, &t.swarm, now, w));
                     self.finish(body, page.content_type(), keep_alive, out)
@@ -192,7 +233,7 @@ impl Tracker {
             b"/scrape" | b"/scrape.php" => {
                 let full = !query::pairs(head.query).any(|(k, _)| k == b"info_hash");
                 if full && self.settings.fullscrape {
-                    return self.start_stream(TorrentFormat::Ben, b"text/plain", out);
+                    return self.start_stream(TorrentFormat::Ben, None, b"text/plain", out);
                 }
                 self.stats.tcp_scrapes += 1;
                 self.body(out, |t, w| t.http_scrape(head.query, w))
@@ -229,6 +270,7 @@ impl Tracker {
     fn start_stream(
         &mut self,
         format: TorrentFormat,
+        page: Option<PageStream>,
         content_type: &[u8],
         out: &mut [u8],
     ) -> HttpReply {
@@ -250,6 +292,7 @@ impl Tracker {
                 after: None,
                 started: false,
                 done: false,
+                page,
             }),
         }
     }
@@ -260,6 +303,12 @@ impl Tracker {
         const RECORD_MAX: usize = 128;
         if s.done {
             return 0;
+        }
+        if let Some(page) = &mut s.page {
+            let n = page.chunk(&self.stats, &mut self.swarm, &self.labels, out);
+            self.stats.full_scrape_bytes += n as u64;
+            s.done = n == 0;
+            return n;
         }
         let mut w = Writer::new(out);
         if !s.started {
@@ -620,6 +669,7 @@ mod tests {
                 stats_allowed: Vec::new(),
                 proxies: vec!["10.9.9.9".parse().unwrap()],
                 fullscrape: false,
+                stats_public: Vec::new(),
             },
         )
     }

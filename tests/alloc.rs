@@ -46,6 +46,10 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+fn hex(h: &[u8; 20]) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn enc(h: &[u8; 20]) -> String {
     h.iter().map(|b| format!("%{b:02X}")).collect()
 }
@@ -73,10 +77,18 @@ fn answering_requests_does_not_allocate() {
             stats_allowed: Vec::new(),
             proxies: Vec::new(),
             fullscrape: true,
+            stats_public: Vec::new(),
         },
     );
     // Requests are prepared up front; only handling them is counted.
     let hashes: Vec<[u8; 20]> = (0..64u8).map(|i| [i; 20]).collect();
+    // Half of them named in a whitelist, so the release pages have labels.
+    t.set_labels(smoltracker::labels::Labels::new(64 << 10).unwrap());
+    let names: String = hashes[..32]
+        .iter()
+        .map(|h| format!("{}  <release> \"{}\"\n", hex(h), h[0]))
+        .collect();
+    assert_eq!(t.labels_mut().rebuild(names.as_bytes()).stored, 32);
     let mut http_reqs = Vec::new();
     for (i, h) in hashes.iter().enumerate() {
         for (port, extra) in [
@@ -145,11 +157,26 @@ fn answering_requests_does_not_allocate() {
             assert!(!reply.range.is_empty());
             answered += 1;
         }
-        // The per-torrent page, streamed to the end.
-        let head = parse_head(b"GET /stats?mode=tpbs&format=txt HTTP/1.1\r\n\r\n").unwrap();
-        let reply = t.http(&head, clients[0], round, &mut out);
-        let mut stream = reply.stream.unwrap();
-        while t.stream_chunk(&mut stream, &mut out) > 0 {}
+        // The per-torrent and release pages, streamed to the end.
+        for page in [
+            &b"GET /stats?mode=tpbs&format=txt HTTP/1.1\r\n\r\n"[..],
+            b"GET /stats?mode=json HTTP/1.1\r\n\r\n",
+            b"GET /stats?mode=html HTTP/1.1\r\n\r\n",
+            b"GET /metrics HTTP/1.1\r\n\r\n",
+        ] {
+            let head = parse_head(page).unwrap();
+            let reply = t.http(&head, clients[0], round, &mut out);
+            let mut stream = reply.stream.unwrap();
+            let mut streamed = 0;
+            loop {
+                let n = t.stream_chunk(&mut stream, &mut out);
+                if n == 0 {
+                    break;
+                }
+                streamed += n;
+            }
+            assert!(streamed > 2000, "{streamed} bytes");
+        }
     }
     let http_allocs = ALLOCS.load(Ordering::Relaxed) - before;
 

@@ -50,6 +50,7 @@ fn settings(
         stats_allowed,
         proxies: vec![IpAddr::V4(PROXY)],
         fullscrape,
+        stats_public: vec!["html".into()],
     }
 }
 

@@ -10,6 +10,7 @@ pub mod udp;
 
 use crate::access::{file_stamp, AccessList, Mode};
 use crate::config::Config;
+use crate::labels::Labels;
 use crate::state;
 use crate::swarm::{Limits, Swarm};
 use crate::tracker::{Settings, Tracker};
@@ -76,8 +77,8 @@ impl SharedState {
             Mode::Blacklist => "blacklist",
         };
         self.access_stamp.set(file_stamp(path));
-        match AccessList::load(*mode, path) {
-            Ok((list, bad)) => {
+        match std::fs::read(path).map(|text| (AccessList::parse(*mode, &text), text)) {
+            Ok(((list, bad), text)) => {
                 for b in bad.iter().take(20) {
                     log(format_args!(
                         "{}:{}: {}, skipped",
@@ -103,7 +104,11 @@ impl SharedState {
                         format!(", {} bad lines skipped", bad.len())
                     }
                 ));
-                self.tracker.borrow_mut().set_access(Some(list));
+                let mut tracker = self.tracker.borrow_mut();
+                tracker.set_access(Some(list));
+                if *mode == Mode::Whitelist {
+                    report_labels(path, tracker.labels_mut().rebuild(&text));
+                }
             }
             Err(e) => {
                 let mut tracker = self.tracker.borrow_mut();
@@ -140,6 +145,38 @@ impl SharedState {
                 path.display()
             )),
         }
+    }
+}
+
+/// Logs what a label rebuild changed or left out (at most 20 lines of it).
+fn report_labels(path: &std::path::Path, r: crate::labels::Rebuilt) {
+    for n in r.notes.iter().take(20) {
+        log(format_args!("{}:{}: {}", path.display(), n.line, n.what));
+    }
+    if r.notes.len() > 20 {
+        log(format_args!(
+            "{}: {} more labels cleaned",
+            path.display(),
+            r.notes.len() - 20
+        ));
+    }
+    if r.dropped > 0 {
+        log(format_args!(
+            "{}: {} labels left out: the label store is full ({} kept; raise tracker.label_memory)",
+            path.display(),
+            r.dropped,
+            r.stored
+        ));
+    }
+}
+
+/// Bytes of `max_memory` the label store takes: `tracker.label_memory`, or a
+/// sixteenth of the cap when a whitelist is configured, nothing otherwise.
+pub fn label_budget(cfg: &Config) -> usize {
+    match (&cfg.access.whitelist, cfg.label_memory) {
+        (None, _) => 0,
+        (Some(_), Some(n)) => n.min(cfg.max_memory / 2),
+        (Some(_), None) => cfg.max_memory / 16,
     }
 }
 
@@ -194,14 +231,17 @@ pub fn bind_all(cfg: &Config) -> Result<Sockets, String> {
 
 /// Builds the swarm tables from the configuration.
 pub fn build_tracker(cfg: &Config) -> Result<Tracker, String> {
+    let labels = label_budget(cfg);
     let limits = Limits {
-        max_memory: cfg.max_memory,
+        max_memory: cfg.max_memory - labels,
         max_torrents: cfg.max_torrents,
         max_peers_per_torrent: cfg.max_peers_per_torrent,
         peer_timeout: cfg.peer_timeout,
     };
     let swarm = Swarm::new(limits, random_seed()).map_err(|e| e.0)?;
-    Ok(Tracker::new(swarm, Settings::from(cfg)))
+    let mut tracker = Tracker::new(swarm, Settings::from(cfg));
+    tracker.set_labels(Labels::new(labels)?);
+    Ok(tracker)
 }
 
 fn random_seed() -> u64 {

@@ -2,6 +2,7 @@
 //! no allocation — every function works on caller-supplied buffers.
 
 pub mod bencode;
+pub mod escape;
 pub mod http;
 pub mod query;
 pub mod udp;
