@@ -8,7 +8,7 @@ use crate::access::{AccessList, NOT_AUTHORIZED};
 use crate::config::Config;
 use crate::connection_id::ConnectionIdKey;
 use crate::stats::{put_torrent_record, HttpError, Page, Stats, TorrentFormat};
-use crate::swarm::{Announce, Counts, Selection, Swarm};
+use crate::swarm::{Announce, Selection, Swarm};
 use crate::wire::http::{self, RequestHead, HEAD_ROOM};
 use crate::wire::query::{self, InfoHash, QueryError};
 use crate::wire::udp;
@@ -446,7 +446,8 @@ impl Tracker {
         w.put(b"d5:filesd")?;
         for h in &hashes {
             bencode::put_bytes(w, h)?;
-            put_scrape_counts(w, self.swarm.scrape(h))?;
+            let c = self.swarm.scrape(h);
+            bencode::put_scrape_counts(w, c.seeders, c.downloaded, c.leechers)?;
         }
         w.put(b"ee")
     }
@@ -580,15 +581,6 @@ fn put_peer_dict(w: &mut Writer<'_>, ip: IpAddr, port: u16) -> Result<(), Overfl
     w.put(b"d2:ip")?;
     bencode::put_bytes(w, text.as_bytes())?;
     bencode::put_key_int(w, b"port", port.into())?;
-    w.put(b"e")
-}
-
-/// `d8:completei..e10:downloadedi..e10:incompletei..ee` for one scraped torrent.
-pub fn put_scrape_counts(w: &mut Writer<'_>, c: Counts) -> Result<(), Overflow> {
-    w.put(b"d")?;
-    bencode::put_key_int(w, b"complete", c.seeders.into())?;
-    bencode::put_key_int(w, b"downloaded", c.downloaded.into())?;
-    bencode::put_key_int(w, b"incomplete", c.leechers.into())?;
     w.put(b"e")
 }
 
