@@ -7,6 +7,7 @@
 pub mod access;
 pub mod config;
 pub mod connection_id;
+pub mod network;
 pub mod region;
 pub mod server;
 pub mod state;

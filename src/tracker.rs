@@ -7,6 +7,7 @@
 use crate::access::{AccessList, NOT_AUTHORIZED};
 use crate::config::Config;
 use crate::connection_id::ConnectionIdKey;
+use crate::network::Network;
 use crate::stats::{put_torrent_record, HttpError, Page, Stats, TorrentFormat};
 use crate::swarm::{Announce, Selection, Swarm};
 use crate::wire::http::{self, RequestHead, HEAD_ROOM};
@@ -35,10 +36,10 @@ pub struct Settings {
     pub redirect_url: Option<String>,
     /// Path of the stats page.
     pub stats_path: String,
-    /// Addresses allowed to read stats (everyone when empty).
-    pub stats_allowed: Vec<IpAddr>,
-    /// Proxies whose forwarding headers are believed.
-    pub proxies: Vec<IpAddr>,
+    /// Networks allowed to read stats (everyone when empty).
+    pub stats_allowed: Vec<Network>,
+    /// Networks of proxies whose forwarding headers are believed.
+    pub proxies: Vec<Network>,
     /// Whether `/scrape` without info_hash lists every torrent.
     pub fullscrape: bool,
 }
@@ -51,8 +52,8 @@ impl From<&Config> for Settings {
             numwant_max: c.numwant_max,
             redirect_url: c.redirect_url.clone(),
             stats_path: c.access.stats_path.clone(),
-            stats_allowed: c.access.stats.iter().copied().map(canonical_ip).collect(),
-            proxies: c.access.proxies.iter().copied().map(canonical_ip).collect(),
+            stats_allowed: c.access.stats.clone(),
+            proxies: c.access.proxies.clone(),
             fullscrape: c.access.fullscrape,
         }
     }
@@ -138,7 +139,7 @@ impl Tracker {
     /// The announcing peer's address: the connection's, or for a trusted proxy
     /// the last X-Forwarded-For hop (else X-Real-IP).
     fn client_address(&self, head: &RequestHead<'_>, peer: IpAddr) -> IpAddr {
-        if self.settings.proxies.contains(&peer) {
+        if Network::any_contains(&self.settings.proxies, peer) {
             let forwarded = head
                 .forwarded_for
                 .or(head.real_ip)
@@ -167,7 +168,7 @@ impl Tracker {
         let keep_alive = head.keep_alive;
         if head.path == self.settings.stats_path.as_bytes() || head.path == b"/metrics" {
             if !self.settings.stats_allowed.is_empty()
-                && !self.settings.stats_allowed.contains(&peer)
+                && !Network::any_contains(&self.settings.stats_allowed, peer)
             {
                 return self.http_error(403, keep_alive, out);
             }
