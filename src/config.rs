@@ -1,6 +1,7 @@
 //! Configuration: opentracker.conf directives plus opentracker's flags,
 //! turned into one typed [`Config`]. Errors name the file and line.
 
+use crate::network::Network;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -55,12 +56,12 @@ pub struct Access {
     pub whitelist: Option<PathBuf>,
     /// These info hashes are refused.
     pub blacklist: Option<PathBuf>,
-    /// Addresses allowed to read stats (everyone when empty).
-    pub stats: Vec<IpAddr>,
+    /// Networks allowed to read stats (everyone when empty).
+    pub stats: Vec<Network>,
     /// Path of the stats page.
     pub stats_path: String,
-    /// Proxies whose X-Forwarded-For / X-Real-IP is trusted.
-    pub proxies: Vec<IpAddr>,
+    /// Networks of proxies whose X-Forwarded-For / X-Real-IP is trusted.
+    pub proxies: Vec<Network>,
     /// Whether `/scrape` without info_hash returns every torrent.
     pub fullscrape: bool,
     /// Seconds between access list mtime checks; 0 = only on SIGHUP.
@@ -134,7 +135,12 @@ fn options() -> getopts::Options {
     );
     o.optmulti("p", "", "listen for HTTP on PORT (at the -i IP)", "PORT");
     o.optmulti("P", "", "listen for UDP on PORT (at the -i IP)", "PORT");
-    o.optmulti("A", "", "allow IP to read /stats", "IP");
+    o.optmulti(
+        "A",
+        "",
+        "allow IP or NETWORK (a.b.c.d/n, v6/n) to read /stats",
+        "IP",
+    );
     o.optopt(
         "w",
         "",
@@ -217,10 +223,8 @@ pub fn from_args(args: &[String]) -> Result<Command, ConfigError> {
         }
     }
     for a in m.opt_strs("A") {
-        let ip = a
-            .parse()
-            .map_err(|_| ConfigError(format!("-A {a}: expected an IP address")))?;
-        cfg.access.stats.push(ip);
+        let net = network("-A", &a).map_err(ConfigError)?;
+        cfg.access.stats.push(net);
     }
     if let Some(w) = m.opt_str("w") {
         cfg.access.whitelist = Some(w.into());
@@ -329,8 +333,8 @@ fn apply(cfg: &mut Config, key: &str, value: &str) -> Result<Option<String>, Str
         "tracker.state_interval" => cfg.state_interval = number(key, value, 1, 1 << 30)? as u32,
         "access.whitelist" => cfg.access.whitelist = Some(need(value)?.into()),
         "access.blacklist" => cfg.access.blacklist = Some(need(value)?.into()),
-        "access.stats" => cfg.access.stats.push(ip(key, value)?),
-        "access.proxy" => cfg.access.proxies.push(ip(key, value)?),
+        "access.stats" => cfg.access.stats.push(network(key, value)?),
+        "access.proxy" => cfg.access.proxies.push(network(key, value)?),
         "access.stats_path" => {
             let v = need(value)?;
             cfg.access.stats_path = if v.starts_with('/') {
@@ -408,10 +412,13 @@ fn boolean(key: &str, value: &str) -> Result<bool, String> {
     }
 }
 
-fn ip(key: &str, value: &str) -> Result<IpAddr, String> {
-    let v = value.trim_start_matches('[').trim_end_matches(']');
-    v.parse()
-        .map_err(|_| format!("{key}: expected an IP address, got '{value}'"))
+/// An address or a CIDR network (`a.b.c.d/n`, `v6/n`).
+fn network(key: &str, value: &str) -> Result<Network, String> {
+    value.parse().map_err(|_| {
+        format!(
+            "{key}: expected an IP address or network such as 192.0.2.1, 173.245.48.0/20 or 2400:cb00::/32, got '{value}'"
+        )
+    })
 }
 
 /// `ip`, `ip:port`, `[v6]:port` or a bare IPv6 address; port 6969 by default.
@@ -498,7 +505,7 @@ mod tests {
             "-p",
             "80",
         ]);
-        assert_eq!(c.access.stats, vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(c.access.stats, vec!["10.0.0.1".parse::<Network>().unwrap()]);
         assert_eq!(c.access.whitelist, Some("/wl".into()));
         assert_eq!(c.rootdir, Some("/var/x".into()));
         assert_eq!(c.user.as_deref(), Some("tracker"));
@@ -576,6 +583,59 @@ mod tests {
             (
                 "tracker.max_memory 1K\n",
                 "x.conf:1: tracker.max_memory: at least 64K",
+            ),
+        ] {
+            let err = parse_file(
+                text,
+                Path::new("x.conf"),
+                &mut Config::default(),
+                &mut Vec::new(),
+            )
+            .unwrap_err();
+            assert!(err.0.starts_with(expect), "{} vs {}", err.0, expect);
+        }
+    }
+
+    #[test]
+    fn networks_wherever_an_address_is_accepted() {
+        let text = "access.stats 192.168.0.23\n\
+            access.stats 10.0.0.0/8\n\
+            access.stats 2001:db8::/32\n\
+            access.proxy 173.245.48.0/20\n\
+            access.proxy 173.245.48.0/24\n\
+            access.proxy 2400:cb00::/32\n\
+            access.proxy ::1\n";
+        let mut c = Config::default();
+        let mut w = Vec::new();
+        parse_file(text, Path::new("ot.conf"), &mut c, &mut w).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(c.access.stats.len(), 3);
+        assert!(Network::any_contains(&c.access.stats, ip("10.200.1.1")));
+        assert!(Network::any_contains(&c.access.stats, ip("2001:db8:5::1")));
+        assert!(!Network::any_contains(&c.access.stats, ip("192.168.0.24")));
+        assert_eq!(c.access.proxies.len(), 4, "overlapping entries are fine");
+        assert!(Network::any_contains(&c.access.proxies, ip("173.245.63.1")));
+        assert!(!Network::any_contains(
+            &c.access.proxies,
+            ip("173.245.64.1")
+        ));
+        let c = run(&["-A", "127.0.0.0/8", "-A", "::1", "-p", "1"]);
+        assert!(Network::any_contains(&c.access.stats, ip("127.0.0.2")));
+        assert!(Network::any_contains(&c.access.stats, ip("::1")));
+        let err = from_args(&args(&["-A", "10.0.0.0/40"])).unwrap_err();
+        assert!(
+            err.0.starts_with("-A: expected an IP address or network"),
+            "{err}"
+        );
+        for (text, expect) in [
+            (
+                "\naccess.proxy 173.245.48.0/33\n",
+                "x.conf:2: access.proxy: expected an IP address or network",
+            ),
+            (
+                "access.stats 2400:cb00::/\n",
+                "x.conf:1: access.stats: expected an IP address or network",
             ),
         ] {
             let err = parse_file(

@@ -8,6 +8,7 @@ pub mod access;
 pub mod config;
 pub mod connection_id;
 pub mod labels;
+pub mod network;
 pub mod region;
 pub mod server;
 pub mod state;

@@ -542,7 +542,7 @@ pub fn put_torrent_record(
         }
         TorrentFormat::Ben => {
             bencode::put_bytes(w, hash)?;
-            crate::tracker::put_scrape_counts(w, c)
+            bencode::put_scrape_counts(w, c.seeders, c.downloaded, c.leechers)
         }
     }
 }

@@ -8,9 +8,10 @@ use crate::access::{AccessList, NOT_AUTHORIZED};
 use crate::config::Config;
 use crate::connection_id::ConnectionIdKey;
 use crate::labels::Labels;
+use crate::network::Network;
 use crate::stats::pages::{PageKind, PageStream};
 use crate::stats::{put_torrent_record, requested_mode, HttpError, Page, Stats, TorrentFormat};
-use crate::swarm::{Announce, Counts, Selection, Swarm};
+use crate::swarm::{Announce, Selection, Swarm};
 use crate::wire::http::{self, RequestHead, HEAD_ROOM};
 use crate::wire::query::{self, InfoHash, QueryError};
 use crate::wire::udp;
@@ -37,10 +38,10 @@ pub struct Settings {
     pub redirect_url: Option<String>,
     /// Path of the stats page.
     pub stats_path: String,
-    /// Addresses allowed to read stats (everyone when empty).
-    pub stats_allowed: Vec<IpAddr>,
-    /// Proxies whose forwarding headers are believed.
-    pub proxies: Vec<IpAddr>,
+    /// Networks allowed to read stats (everyone when empty).
+    pub stats_allowed: Vec<Network>,
+    /// Networks of proxies whose forwarding headers are believed.
+    pub proxies: Vec<Network>,
     /// Whether `/scrape` without info_hash lists every torrent.
     pub fullscrape: bool,
     /// Stats modes anyone may read, whatever `stats_allowed` says.
@@ -55,8 +56,8 @@ impl From<&Config> for Settings {
             numwant_max: c.numwant_max,
             redirect_url: c.redirect_url.clone(),
             stats_path: c.access.stats_path.clone(),
-            stats_allowed: c.access.stats.iter().copied().map(canonical_ip).collect(),
-            proxies: c.access.proxies.iter().copied().map(canonical_ip).collect(),
+            stats_allowed: c.access.stats.clone(),
+            proxies: c.access.proxies.clone(),
             fullscrape: c.access.fullscrape,
             stats_public: c.access.stats_public.clone(),
         }
@@ -157,7 +158,7 @@ impl Tracker {
     /// The announcing peer's address: the connection's, or for a trusted proxy
     /// the last X-Forwarded-For hop (else X-Real-IP).
     fn client_address(&self, head: &RequestHead<'_>, peer: IpAddr) -> IpAddr {
-        if self.settings.proxies.contains(&peer) {
+        if Network::any_contains(&self.settings.proxies, peer) {
             let forwarded = head
                 .forwarded_for
                 .or(head.real_ip)
@@ -196,7 +197,7 @@ impl Tracker {
                 .any(|m| m.as_bytes() == mode);
             if !public
                 && !self.settings.stats_allowed.is_empty()
-                && !self.settings.stats_allowed.contains(&peer)
+                && !Network::any_contains(&self.settings.stats_allowed, peer)
             {
                 return self.http_error(403, keep_alive, out);
             }
@@ -495,7 +496,8 @@ impl Tracker {
         w.put(b"d5:filesd")?;
         for h in &hashes {
             bencode::put_bytes(w, h)?;
-            put_scrape_counts(w, self.swarm.scrape(h))?;
+            let c = self.swarm.scrape(h);
+            bencode::put_scrape_counts(w, c.seeders, c.downloaded, c.leechers)?;
         }
         w.put(b"ee")
     }
@@ -629,15 +631,6 @@ fn put_peer_dict(w: &mut Writer<'_>, ip: IpAddr, port: u16) -> Result<(), Overfl
     w.put(b"d2:ip")?;
     bencode::put_bytes(w, text.as_bytes())?;
     bencode::put_key_int(w, b"port", port.into())?;
-    w.put(b"e")
-}
-
-/// `d8:completei..e10:downloadedi..e10:incompletei..ee` for one scraped torrent.
-pub fn put_scrape_counts(w: &mut Writer<'_>, c: Counts) -> Result<(), Overflow> {
-    w.put(b"d")?;
-    bencode::put_key_int(w, b"complete", c.seeders.into())?;
-    bencode::put_key_int(w, b"downloaded", c.downloaded.into())?;
-    bencode::put_key_int(w, b"incomplete", c.leechers.into())?;
     w.put(b"e")
 }
 

@@ -39,7 +39,7 @@ fn settings(
     fullscrape: bool,
     redirect: bool,
     stats_path: &str,
-    stats_allowed: Vec<IpAddr>,
+    stats_allowed: Vec<smoltracker::network::Network>,
 ) -> Settings {
     Settings {
         interval: 1800,
@@ -48,7 +48,7 @@ fn settings(
         redirect_url: redirect.then(|| "http://example.org/tracker".to_string()),
         stats_path: stats_path.into(),
         stats_allowed,
-        proxies: vec![IpAddr::V4(PROXY)],
+        proxies: vec![smoltracker::network::Network::host(IpAddr::V4(PROXY))],
         fullscrape,
         stats_public: vec!["html".into()],
     }

@@ -30,6 +30,21 @@ pub fn put_failure(w: &mut Writer<'_>, msg: &str) -> Result<(), Overflow> {
     w.put(b"e")
 }
 
+/// Appends one torrent's scrape dictionary (BEP 48):
+/// `d8:completei<seeders>e10:downloadedi<downloaded>e10:incompletei<leechers>ee`.
+pub fn put_scrape_counts(
+    w: &mut Writer<'_>,
+    seeders: u32,
+    downloaded: u32,
+    leechers: u32,
+) -> Result<(), Overflow> {
+    w.put(b"d")?;
+    put_key_int(w, b"complete", seeders.into())?;
+    put_key_int(w, b"downloaded", downloaded.into())?;
+    put_key_int(w, b"incomplete", leechers.into())?;
+    w.put(b"e")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +64,16 @@ mod tests {
         put_key_int(&mut w, b"interval", 1800).unwrap();
         put_bytes(&mut w, b"").unwrap();
         assert_eq!(w.written(), b"8:intervali1800e0:");
+    }
+
+    #[test]
+    fn scrape_counts_dictionary_has_sorted_keys() {
+        let mut buf = [0u8; 80];
+        let mut w = Writer::new(&mut buf);
+        put_scrape_counts(&mut w, 3, 5, 4).unwrap();
+        assert_eq!(
+            w.written(),
+            b"d8:completei3e10:downloadedi5e10:incompletei4ee"
+        );
     }
 }
