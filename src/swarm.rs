@@ -250,6 +250,8 @@ pub struct Swarm {
     rng: u64,
     last_pressure_sweep: Option<u32>,
     compactions: u64,
+    /// Peers replaced by a newcomer because their torrent (or the arena) was full.
+    evictions: u64,
     /// Torrents ever added (a generation number for `order`).
     added: u64,
     order: OrderBatch,
@@ -324,6 +326,7 @@ impl Swarm {
             rng: seed ^ 0x9E37_79B9_7F4A_7C15 | 1,
             last_pressure_sweep: None,
             compactions: 0,
+            evictions: 0,
             added: 0,
             order: OrderBatch {
                 words: Words::new(ORDER_BATCH * 5).map_err(SizingError)?,
@@ -362,6 +365,11 @@ impl Swarm {
     /// yet compacted away).
     pub fn memory_used(&self) -> usize {
         self.torrents.len() * std::mem::size_of::<Torrent>() + (self.mask + 1) * 4 + self.bump * 4
+    }
+
+    /// Peers replaced by a newcomer because their torrent could not grow.
+    pub fn evictions(&self) -> u64 {
+        self.evictions
     }
 
     /// Times the arena has been compacted.
@@ -1106,6 +1114,7 @@ impl Swarm {
         }
         let off = self.torrents[t].lists[f] as usize;
         let oldest = self.oldest_peer(off, family, tk);
+        self.evictions += 1;
         self.remove_peer(t, family, oldest);
         match self.torrents[t].lists[f] {
             // It held a single peer and its block went with it.
@@ -1508,6 +1517,7 @@ mod tests {
         let mut got: Vec<u8> = sel.v4.iter().map(|r| r[3]).collect();
         got.sort();
         assert_eq!(got, vec![1, 3], "peer 2 (oldest) was replaced");
+        assert_eq!(s.evictions(), 1);
     }
 
     /// Thousands of torrents added and removed: the tagged index grows,

@@ -384,3 +384,27 @@ fn public_modes_open_while_the_rest_stays_private() {
         "{err}"
     );
 }
+
+#[test]
+fn json_counts_evictions_and_refusals() {
+    let dir = scratch_dir("evict");
+    let conf = dir.join("smoltracker.conf");
+    std::fs::write(
+        &conf,
+        "listen.tcp_udp 127.0.0.1:0\ntracker.max_peers_per_torrent 2\n",
+    )
+    .unwrap();
+    let t = Tracker::start_raw(&["-f", conf.to_str().unwrap()]);
+    for port in 1..=3 {
+        t.http(&announce_url(&[0x77; 20], port, "&left=0"));
+    }
+    t.http("/announce?info_hash=short&port=1");
+    let doc = json(&t);
+    assert_eq!(doc["evictions"], 1, "{doc}");
+    assert_eq!(doc["totals"]["seeders"], 2);
+    assert_eq!(doc["errors"]["http"]["bad_parameter"], 1);
+    assert_eq!(doc["requests"]["tcp_announces"], 4);
+    assert_eq!(doc["labels"]["count"], 0, "no whitelist, no labels");
+    assert_eq!(doc["memory"]["labels_cap"], 0);
+    assert!(doc["torrents"][0]["label"].is_null());
+}

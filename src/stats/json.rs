@@ -76,6 +76,8 @@ pub fn put_head(
             ("connections", stats.tcp_refused),
         ],
     )?;
+    w.put(b",\n\"evictions\":")?;
+    w.put_dec(swarm.evictions())?;
     let cap = swarm.capacity();
     w.put(b",\n\"memory\":")?;
     object(
