@@ -86,11 +86,14 @@ pub fn clean(raw: &[u8]) -> (Label, Cleaned) {
         }
     }
     // Trailing white space (exposed by dropped characters or the cut).
-    while let Some(&b) = out.last() {
-        if !b.is_ascii_whitespace() {
+    while let Some(c) = std::str::from_utf8(&out)
+        .ok()
+        .and_then(|s| s.chars().last())
+    {
+        if !c.is_whitespace() {
             break;
         }
-        out.pop();
+        out.truncate(out.len() - c.len_utf8());
     }
     (out, note)
 }
@@ -202,15 +205,18 @@ impl Labels {
                 found.push((hash, label));
             }
         }
-        // Stable sort, then keep the last of each hash.
-        found.sort_by_key(|a| a.0);
-        let mut kept: Vec<&(InfoHash, Label)> = Vec::with_capacity(found.len());
-        for item in &found {
-            match kept.last_mut() {
-                Some(last) if last.0 == item.0 => *last = item,
-                _ => kept.push(item),
+        // Hashes in order (sorted as the access list sorts its own), each
+        // with the last label the file gave it.
+        let mut order: Vec<InfoHash> = found.iter().map(|f| f.0).collect();
+        order.sort_unstable();
+        order.dedup();
+        let mut last = vec![0usize; order.len()];
+        for (k, (hash, _)) in found.iter().enumerate() {
+            if let Ok(i) = order.binary_search(hash) {
+                last[i] = k;
             }
         }
+        let kept: Vec<&(InfoHash, Label)> = last.iter().map(|&k| &found[k]).collect();
         self.clear();
         let budget = self.budget();
         let mut text_total = 0;

@@ -11,6 +11,7 @@
 use fnv::FnvHashMap;
 use smoltracker::access::{AccessList, Mode, NOT_AUTHORIZED};
 use smoltracker::config::{self, Command, Config};
+use smoltracker::labels::{Labels, LABEL_MAX};
 use smoltracker::state;
 use smoltracker::stats::{Page, TorrentFormat};
 use smoltracker::swarm::{Announce, Counts, Limits, Selection, Swarm, MAX_NUMWANT};
@@ -264,13 +265,18 @@ fn serve_http(t: &mut Tracker, head: &RequestHead<'_>, peer: IpAddr, now: u32, s
             0,
             "a finished stream stays finished"
         );
-        let format = if is_stats {
-            match Page::parse(head.query) {
-                Some(Page::PerTorrent(f)) => f,
-                other => panic!("stream for stats page {other:?}"),
-            }
+        let page = if head.path == b"/metrics" {
+            Some(Page::Prometheus)
         } else {
-            TorrentFormat::Ben
+            Page::parse(head.query)
+        };
+        let format = match (is_stats, page) {
+            (false, _) => TorrentFormat::Ben,
+            (true, Some(Page::PerTorrent(f))) => f,
+            (true, Some(p @ (Page::Json | Page::Html | Page::Prometheus))) => {
+                return check_release_page(p, &all);
+            }
+            (true, other) => panic!("stream for stats page {other:?}"),
         };
         if format == TorrentFormat::Bin {
             assert_eq!(all.len() % 28, 0, "binary records are 28 bytes");
@@ -284,6 +290,56 @@ fn serve_http(t: &mut Tracker, head: &RequestHead<'_>, peer: IpAddr, now: u32, s
             );
         }
     }
+}
+
+/// A streamed JSON, HTML or Prometheus page: complete, and no label (the
+/// fuzzed ones included) broke out of its string, cell or label value.
+fn check_release_page(page: Page, all: &[u8]) {
+    let text = std::str::from_utf8(all).expect("release pages are UTF-8");
+    match page {
+        Page::Json => {
+            assert!(
+                text.starts_with("{\"version\":") && text.ends_with("\n]}\n"),
+                "{text}"
+            );
+            // One record a line; every string closed on its own line.
+            for line in text.lines().filter(|l| l.starts_with("{\"info_hash\"")) {
+                let unescaped_quotes = line
+                    .as_bytes()
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, &b)| b == b'"' && !escaped(line.as_bytes(), i))
+                    .count();
+                assert_eq!(unescaped_quotes % 2, 0, "{line}");
+                assert!(!line.contains('<'), "{line}");
+            }
+            assert!(!text.bytes().any(|b| b < 0x20 && b != b'\n'));
+        }
+        Page::Html => {
+            assert!(text.starts_with("<!doctype html>") && text.ends_with("</html>\n"));
+            assert_eq!(text.matches("<script").count(), 1, "{text}");
+            assert_eq!(text.matches("<tr").count(), text.matches("</tr>").count());
+            assert_eq!(text.matches("<td").count(), text.matches("</td>").count());
+        }
+        _ => {
+            for line in text
+                .lines()
+                .filter(|l| l.starts_with("smoltracker_release_"))
+            {
+                assert!(line.ends_with(|c: char| c.is_ascii_digit()), "{line}");
+                let b = line.as_bytes();
+                let quotes = (0..b.len())
+                    .filter(|&i| b[i] == b'"' && !escaped(b, i))
+                    .count();
+                assert_eq!(quotes % 2, 0, "{line}");
+            }
+        }
+    }
+}
+
+/// Whether the byte at `i` is preceded by an odd number of backslashes.
+fn escaped(b: &[u8], i: usize) -> bool {
+    b[..i].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 1
 }
 
 // ---- targets ----------------------------------------------------------------
@@ -315,7 +371,16 @@ pub fn http_head(data: &[u8]) {
         Some(list),
         None,
     );
+    // Release names from the input itself (its bytes after the first 40,
+    // hostile whatever they hold), on a stored torrent and one without peers.
+    let mut names = format!("{}  ", hex(&[0xAA; 20])).into_bytes();
+    names.extend_from_slice(data.get(40..).unwrap_or_default());
+    names.extend_from_slice(format!("\n{} ", hex(&[0x01; 20])).as_bytes());
+    names.extend_from_slice(data.get(..40).unwrap_or(data));
+    b.set_labels(Labels::new(4096).expect("label store"));
+    b.labels_mut().rebuild(&names);
     serve_http(&mut b, &head, "2001:db8::77".parse().unwrap(), 0, b"/st");
+    serve_http(&mut b, &head, "192.0.2.1".parse().unwrap(), 0, b"/st");
 }
 
 /// `wire::query::parse_announce` / `parse_scrape` (and the stats page query).
@@ -607,6 +672,27 @@ pub fn whitelist(data: &[u8]) {
             assert_eq!(list.allows(&probe), mode == Mode::Blacklist);
         }
     }
+    // Labels: only for listed hashes, clean UTF-8 of at most 64 bytes, walked
+    // in hash order, inside their budget.
+    let budget = if m & 2 == 0 { 1 << 16 } else { 200 };
+    let mut labels = Labels::new(budget).expect("label store");
+    let r = labels.rebuild(text);
+    assert_eq!(r.stored, labels.len());
+    assert!(labels.used() <= labels.budget());
+    let mut after: Option<InfoHash> = None;
+    let mut walked = 0;
+    while let Some((h, label)) = labels.next_after(after.as_ref()) {
+        assert!(after.is_none_or(|a| a < h));
+        assert!(listed.contains(&h), "label for unlisted {}", hex(&h));
+        let text = std::str::from_utf8(&label).expect("labels are UTF-8");
+        assert!(!label.is_empty() && label.len() <= LABEL_MAX);
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert_eq!(text.trim(), text);
+        assert_eq!(labels.get(&h).as_deref(), Some(&label[..]));
+        after = Some(h);
+        walked += 1;
+    }
+    assert_eq!(walked, labels.len());
 }
 
 /// `state::parse`: what parses re-serialises to the same entries and loads
