@@ -133,7 +133,7 @@ impl SharedState {
         if !force && fp == self.state_saved.get() {
             return;
         }
-        match state::save(path, &tracker.swarm) {
+        match state::save(path, &tracker.swarm, tracker.stats.tracker_id) {
             Ok(_) => self.state_saved.set(fp),
             Err(e) => log(format_args!(
                 "cannot write state file {}: {e}",
@@ -201,7 +201,10 @@ pub fn build_tracker(cfg: &Config) -> Result<Tracker, String> {
         peer_timeout: cfg.peer_timeout,
     };
     let swarm = Swarm::new(limits, random_seed()).map_err(|e| e.0)?;
-    Ok(Tracker::new(swarm, Settings::from(cfg)))
+    let mut tracker = Tracker::new(swarm, Settings::from(cfg));
+    // opentracker's g_tracker_id is random too; the state file keeps it.
+    tracker.stats.tracker_id = random_seed() as u32;
+    Ok(tracker)
 }
 
 fn random_seed() -> u64 {
@@ -240,17 +243,36 @@ pub fn run(
     shared.reload_access("start-up");
     if let Some(path) = &cfg.state_file {
         let mut tracker = shared.tracker.borrow_mut();
-        match state::load(path, &mut tracker.swarm) {
-            Ok(n) => log(format_args!(
-                "state {}: restored {n} completed counts",
-                path.display()
-            )),
-            Err(e) => log(format_args!(
-                "state {}: {e}; ignored, starting from zero",
-                path.display()
-            )),
-        }
+        let first_run = !path.exists();
+        let kept_id = match state::load(path, &mut tracker.swarm) {
+            Ok(l) => {
+                log(format_args!(
+                    "state {}: restored {} completed counts",
+                    path.display(),
+                    l.restored
+                ));
+                l.tracker_id
+            }
+            Err(e) => {
+                log(format_args!(
+                    "state {}: {e}; ignored, starting from zero",
+                    path.display()
+                ));
+                None
+            }
+        };
         shared.state_saved.set(state::fingerprint(&tracker.swarm));
+        match kept_id {
+            Some(id) => tracker.stats.tracker_id = id,
+            // No file yet: write one now, so the new id stays the same after
+            // any restart. (A corrupt file is left for the operator to look
+            // at until the next regular write.)
+            None if first_run => {
+                drop(tracker);
+                shared.save_state(true);
+            }
+            None => {}
+        }
     }
     let cap = shared.tracker.borrow().swarm.capacity();
     // Printed once the access list and state are loaded: "listening" means ready.
