@@ -4,7 +4,8 @@
 //! fixed output buffer, and send whatever this writes. Responses are built in
 //! place, so answering never allocates.
 
-use crate::access::{AccessList, NOT_AUTHORIZED};
+use crate::access::changes::{Applied, Change, Changes};
+use crate::access::{AccessList, Mode, NOT_AUTHORIZED};
 use crate::config::Config;
 use crate::connection_id::ConnectionIdKey;
 use crate::network::Network;
@@ -105,6 +106,7 @@ pub struct Tracker {
     conn_ids: ConnectionIdKey,
     selection: Selection,
     access: Option<AccessList>,
+    changes: Changes,
 }
 
 /// IPv4-mapped IPv6 addresses (from a dual-stack socket) are the IPv4 peer they carry.
@@ -128,12 +130,36 @@ impl Tracker {
             conn_ids: ConnectionIdKey::new(),
             selection: Selection::default(),
             access: None,
+            changes: Changes::default(),
         }
     }
 
-    /// Swaps in a new access list (or none: serve every torrent).
+    /// Swaps in a new access list (or none: serve every torrent). The FIFO
+    /// changesets are flushed: the file is the truth again.
     pub fn set_access(&mut self, list: Option<AccessList>) {
         self.access = list;
+        self.changes.flush();
+    }
+
+    /// Room for changes from the access FIFOs (none unless given; allocated now).
+    pub fn set_changes_capacity(&mut self, hashes: usize) {
+        self.changes = Changes::with_capacity(hashes);
+    }
+
+    /// The FIFO changes in force: (added, deleted, capacity).
+    pub fn changes(&self) -> (usize, usize, usize) {
+        let (added, deleted) = self.changes.counts();
+        (added, deleted, self.changes.capacity())
+    }
+
+    /// Applies one hash from an access FIFO to the list in force (a
+    /// blacklist when none was configured).
+    pub fn change_access(&mut self, hash: InfoHash, change: Change) -> Applied {
+        let list = self
+            .access
+            .get_or_insert_with(|| AccessList::empty(Mode::Blacklist));
+        let in_file = list.lists(&hash);
+        self.changes.apply(hash, change, in_file)
     }
 
     /// The access list in force.
@@ -142,7 +168,10 @@ impl Tracker {
     }
 
     fn allowed(&self, hash: &InfoHash) -> bool {
-        self.access.as_ref().is_none_or(|a| a.allows(hash))
+        self.access.as_ref().is_none_or(|a| {
+            let listed = self.changes.listed(hash, a.lists(hash));
+            listed == (a.mode == Mode::Whitelist)
+        })
     }
 
     /// The announcing peer's address: the connection's, or for a trusted proxy

@@ -3,11 +3,13 @@
 //! `Rc<RefCell<_>>` and never borrowed across an await.
 
 pub mod bind;
+pub mod fifo;
 pub mod http;
 pub mod privileges;
 pub mod signals;
 pub mod udp;
 
+use crate::access::changes::{Change, ENTRY_BYTES};
 use crate::access::{file_stamp, AccessList, Mode};
 use crate::config::Config;
 use crate::state;
@@ -66,7 +68,15 @@ impl SharedState {
     /// and skipped; a file that cannot be read keeps the list in force.
     pub fn reload_access(&self, why: &str) {
         let Some((mode, path)) = &self.access_file else {
-            if why == "SIGHUP" {
+            let mut tracker = self.tracker.borrow_mut();
+            let (added, deleted, capacity) = tracker.changes();
+            if capacity > 0 {
+                // FIFO changes over no list file: a reload empties them.
+                tracker.set_access(None);
+                log(format_args!(
+                    "{why}: no list file; FIFO changes flushed (+{added} -{deleted})"
+                ));
+            } else if why == "SIGHUP" {
                 log("SIGHUP: no whitelist or blacklist configured, nothing to reload");
             }
             return;
@@ -93,17 +103,24 @@ impl SharedState {
                         bad.len() - 20
                     ));
                 }
+                let mut tracker = self.tracker.borrow_mut();
+                let (added, deleted, capacity) = tracker.changes();
                 log(format_args!(
-                    "{why}: {kind} {}: {} info hashes{}",
+                    "{why}: {kind} {}: {} info hashes{}{}",
                     path.display(),
                     list.len(),
                     if bad.is_empty() {
                         String::new()
                     } else {
                         format!(", {} bad lines skipped", bad.len())
+                    },
+                    if capacity > 0 && why != "start-up" {
+                        format!("; FIFO changes flushed (+{added} -{deleted})")
+                    } else {
+                        String::new()
                     }
                 ));
-                self.tracker.borrow_mut().set_access(Some(list));
+                tracker.set_access(Some(list));
             }
             Err(e) => {
                 let mut tracker = self.tracker.borrow_mut();
@@ -192,16 +209,27 @@ pub fn bind_all(cfg: &Config) -> Result<Sockets, String> {
     })
 }
 
+/// Bytes of `tracker.max_memory` given to the access FIFOs' changesets
+/// (a thirty-second of it, when a FIFO is configured).
+pub fn changes_budget(cfg: &Config) -> usize {
+    if cfg.access.fifo_add.is_none() && cfg.access.fifo_delete.is_none() {
+        return 0;
+    }
+    cfg.max_memory / 32
+}
+
 /// Builds the swarm tables from the configuration.
 pub fn build_tracker(cfg: &Config) -> Result<Tracker, String> {
+    let changes = changes_budget(cfg);
     let limits = Limits {
-        max_memory: cfg.max_memory,
+        max_memory: cfg.max_memory - changes,
         max_torrents: cfg.max_torrents,
         max_peers_per_torrent: cfg.max_peers_per_torrent,
         peer_timeout: cfg.peer_timeout,
     };
     let swarm = Swarm::new(limits, random_seed()).map_err(|e| e.0)?;
     let mut tracker = Tracker::new(swarm, Settings::from(cfg));
+    tracker.set_changes_capacity(changes / ENTRY_BYTES);
     // opentracker's g_tracker_id is random too; the state file keeps it.
     tracker.stats.tracker_id = random_seed() as u32;
     Ok(tracker)
@@ -293,6 +321,28 @@ pub fn run(
         shared.spawn(http::serve(l, shared.clone())).detach();
     }
     shared.spawn(sweeper(shared.clone())).detach();
+    for (path, change) in [
+        (&cfg.access.fifo_add, Change::Add),
+        (&cfg.access.fifo_delete, Change::Delete),
+    ] {
+        if let Some(path) = path {
+            let kind = match shared.access_file {
+                Some((Mode::Whitelist, _)) => "whitelist",
+                _ => "blacklist",
+            };
+            let capacity = shared.tracker.borrow().changes().2;
+            log(format_args!(
+                "FIFO {}: info hashes written here are {} the {kind} at once (room for {capacity} changes until the next reload)",
+                path.display(),
+                match change {
+                    Change::Add => "added to",
+                    Change::Delete => "deleted from",
+                }
+            ));
+            let task = fifo::serve(path.clone(), change, shared.clone());
+            shared.spawn(task).detach();
+        }
+    }
     if cfg.access.reload_interval > 0 && shared.access_file.is_some() {
         let every = Duration::from_secs(cfg.access.reload_interval.into());
         shared
