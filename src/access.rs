@@ -6,6 +6,9 @@
 //! after the hash (separated by a non-hex character) is ignored. Any other
 //! line is reported with `file:line` and skipped, never fatal.
 
+pub mod changes;
+pub mod fifo_lines;
+
 use crate::wire::parse_hex20;
 use crate::wire::query::InfoHash;
 use std::path::Path;
@@ -48,6 +51,11 @@ impl AccessList {
             mode,
             hashes: Vec::new(),
         }
+    }
+
+    /// Whether the list names `hash` (white or black).
+    pub fn lists(&self, hash: &InfoHash) -> bool {
+        self.hashes.binary_search(hash).is_ok()
     }
 
     /// Parses file contents; bad lines are returned, not fatal.

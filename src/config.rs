@@ -68,6 +68,10 @@ pub struct Access {
     pub reload_interval: u32,
     /// Stats modes anyone may read even when `stats` restricts the rest.
     pub stats_public: Vec<String>,
+    /// FIFO whose lines (info hashes) are added to the access list at once.
+    pub fifo_add: Option<PathBuf>,
+    /// FIFO whose lines (info hashes) are removed from the access list at once.
+    pub fifo_delete: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -95,6 +99,8 @@ impl Default for Config {
                 fullscrape: false,
                 reload_interval: 0,
                 stats_public: Vec::new(),
+                fifo_add: None,
+                fifo_delete: None,
             },
             state_file: None,
             state_interval: 3600,
@@ -257,6 +263,11 @@ fn validate(cfg: &Config) -> Result<(), ConfigError> {
             "a whitelist and a blacklist cannot be used together".into(),
         ));
     }
+    if cfg.access.fifo_add.is_some() && cfg.access.fifo_add == cfg.access.fifo_delete {
+        return Err(ConfigError(
+            "access.fifo_add and access.fifo_delete must be different files".into(),
+        ));
+    }
     Ok(())
 }
 
@@ -365,11 +376,8 @@ fn apply(cfg: &mut Config, key: &str, value: &str) -> Result<Option<String>, Str
         "access.reload_interval" => {
             cfg.access.reload_interval = number(key, value, 0, 86_400)? as u32
         }
-        "access.fifo_add" | "access.fifo_delete" => {
-            return Ok(Some(format!(
-                "{key}: not supported; append to the whitelist and send SIGHUP instead"
-            )))
-        }
+        "access.fifo_add" => cfg.access.fifo_add = Some(need(value)?.into()),
+        "access.fifo_delete" => cfg.access.fifo_delete = Some(need(value)?.into()),
         _ if key.starts_with("livesync.") => {
             return Ok(Some(format!("{key}: livesync is not supported; ignored")))
         }
@@ -533,7 +541,9 @@ mod tests {
             access.stats_path mystats\n\
             access.fullscrape yes\n\
             livesync.cluster.listen 10.0.0.1:9696\n\
-            bogus.directive 1\n";
+            bogus.directive 1\n\
+            access.fifo_add /run/ot/adder.fifo\n\
+            access.fifo_delete /run/ot/deleter.fifo\n";
         let mut c = Config::default();
         let mut w = Vec::new();
         parse_file(text, Path::new("ot.conf"), &mut c, &mut w).unwrap();
@@ -555,6 +565,8 @@ mod tests {
         assert_eq!((c.announce_interval, c.peer_timeout), (600, 900));
         assert_eq!(c.access.stats_path, "/mystats");
         assert!(c.access.fullscrape);
+        assert_eq!(c.access.fifo_add, Some("/run/ot/adder.fifo".into()));
+        assert_eq!(c.access.fifo_delete, Some("/run/ot/deleter.fifo".into()));
         assert_eq!(w.len(), 2);
         assert!(w[0].starts_with("ot.conf:10: livesync"), "{}", w[0]);
         assert!(w[1].starts_with("ot.conf:11: unknown directive 'bogus.directive'"));

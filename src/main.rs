@@ -45,7 +45,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match privileges::drop_privileges(cfg.rootdir.as_deref(), cfg.user.as_deref()) {
+    // The access FIFOs are made inside the chroot, for the dropped user.
+    let mut prepare = |owner: Option<(u32, u32)>| {
+        for path in [&cfg.access.fifo_add, &cfg.access.fifo_delete]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(done) = server::fifo::prepare(path, owner)? {
+                log(done);
+            }
+        }
+        Ok(())
+    };
+    match privileges::drop_privileges(cfg.rootdir.as_deref(), cfg.user.as_deref(), &mut prepare) {
         Ok(d) => log(d.summary),
         Err(e) => {
             log(e);

@@ -2,8 +2,14 @@
 //!
 //! Text, one torrent per line (`HEX40 COUNT`), between a header and an end
 //! marker that carries the line count, so a truncated file is recognised and
-//! ignored whole rather than half-loaded. Written to a temporary file and
-//! renamed over the old one, so a crash mid-write leaves the old state.
+//! ignored whole rather than half-loaded; a `# tracker_id N` line keeps the
+//! id `mode=everything` shows. Written to a temporary file and renamed over
+//! the old one, so a crash mid-write leaves the old state.
+//!
+//! A file in opentracker's `mode=statedump` format (`HEX40:base:downloaded`
+//! lines, what opentracker's `-l` loads) is read too, so a dump taken from a
+//! running opentracker seeds the completed counts; the next write turns it
+//! into this format.
 
 use crate::swarm::Swarm;
 use crate::wire::parse_hex20;
@@ -12,16 +18,24 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const HEADER: &str = "# smoltracker state v1";
+const TRACKER_ID: &str = "# tracker_id ";
 
-/// Parses a state file; an error names the line and what was wrong.
+/// Parses a state file (or an opentracker statedump); an error names the
+/// line and what was wrong.
 pub fn parse(text: &str) -> Result<Vec<(InfoHash, u32)>, String> {
     let mut lines = text.lines().enumerate();
     match lines.next() {
         Some((_, HEADER)) => {}
-        _ => return Err("line 1: not a smoltracker state file".into()),
+        Some((_, first)) if statedump_line(first).is_some() => return parse_statedump(text),
+        _ => {
+            return Err("line 1: not a smoltracker state file nor an opentracker statedump".into())
+        }
     }
     let mut out = Vec::new();
     for (i, line) in lines {
+        if line.starts_with(TRACKER_ID) {
+            continue;
+        }
         if let Some(n) = line.strip_prefix("# end ") {
             return match n.parse::<usize>() {
                 Ok(n) if n == out.len() => Ok(out),
@@ -43,15 +57,66 @@ pub fn parse(text: &str) -> Result<Vec<(InfoHash, u32)>, String> {
     Err("truncated: no end marker".into())
 }
 
-/// Loads `path` into the swarm; returns how many counts were restored.
-pub fn load(path: &Path, swarm: &mut Swarm) -> Result<usize, String> {
+/// One `HEX40:base:downloaded` line of opentracker's statedump.
+fn statedump_line(line: &str) -> Option<(InfoHash, u32)> {
+    let mut f = line.split(':');
+    let hash = parse_hex20(f.next()?.as_bytes())?;
+    let _base: u64 = f.next()?.parse().ok()?;
+    let downloaded: u64 = f.next()?.parse().ok()?;
+    if f.next().is_some() {
+        return None;
+    }
+    Some((hash, u32::try_from(downloaded).unwrap_or(u32::MAX)))
+}
+
+/// An opentracker statedump: every non-empty line `HEX40:base:downloaded`.
+fn parse_statedump(text: &str) -> Result<Vec<(InfoHash, u32)>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match statedump_line(line.trim_end()) {
+            Some(e) => out.push(e),
+            None => {
+                return Err(format!(
+                    "line {}: expected opentracker's statedump line 'HEX40:base:downloaded'",
+                    i + 1
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The tracker id a state file keeps, if any.
+pub fn tracker_id(text: &str) -> Option<u32> {
+    text.lines()
+        .take(2)
+        .find_map(|l| l.strip_prefix(TRACKER_ID)?.parse().ok())
+}
+
+/// What loading a state file gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loaded {
+    /// Completed counts restored.
+    pub restored: usize,
+    /// The tracker id kept in the file (none in an opentracker statedump).
+    pub tracker_id: Option<u32>,
+}
+
+/// Loads `path` into the swarm.
+pub fn load(path: &Path, swarm: &mut Swarm) -> Result<Loaded, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let entries = parse(&text)?;
     let restored = entries
         .iter()
         .filter(|(hash, n)| swarm.set_downloaded(hash, *n))
         .count();
-    Ok(restored)
+    Ok(Loaded {
+        restored,
+        tracker_id: tracker_id(&text),
+    })
 }
 
 /// A cheap summary of what would be written, to skip writes that change nothing.
@@ -60,12 +125,14 @@ pub fn fingerprint(swarm: &Swarm) -> (usize, u64) {
     (swarm.torrent_count(), downloaded)
 }
 
-/// Writes every non-zero completed count atomically (temp file + rename).
-pub fn save(path: &Path, swarm: &Swarm) -> std::io::Result<usize> {
+/// Writes every non-zero completed count and the tracker id atomically
+/// (temp file + rename).
+pub fn save(path: &Path, swarm: &Swarm, tracker_id: u32) -> std::io::Result<usize> {
     let mut tmp = PathBuf::from(path);
     tmp.as_mut_os_string().push(".tmp");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
     writeln!(f, "{HEADER}")?;
+    writeln!(f, "{TRACKER_ID}{tracker_id}")?;
     let mut n = 0;
     for i in 0..swarm.torrent_count() {
         if let Some((hash, c)) = swarm.torrent_at(i) {
@@ -111,9 +178,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("smoltracker-state-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("state");
-        assert_eq!(save(&path, &s).unwrap(), 1);
+        assert_eq!(save(&path, &s, 4_000_000_007).unwrap(), 1);
         let mut fresh = swarm();
-        assert_eq!(load(&path, &mut fresh).unwrap(), 1);
+        assert_eq!(
+            load(&path, &mut fresh).unwrap(),
+            Loaded {
+                restored: 1,
+                tracker_id: Some(4_000_000_007)
+            }
+        );
         assert_eq!(fresh.scrape(&[1; 20]).downloaded, 7);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -130,5 +203,24 @@ mod tests {
             .starts_with("line 2"));
         assert!(parse("garbage").is_err());
         assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn opentracker_statedump_seeds_completed_counts() {
+        let dump = format!(
+            "{}:29412345:17\n{}:29412345:0\n\n",
+            "AB".repeat(20),
+            "01".repeat(20)
+        );
+        assert_eq!(
+            parse(&dump).unwrap(),
+            vec![([0xab; 20], 17), ([0x01; 20], 0)]
+        );
+        assert_eq!(tracker_id(&dump), None);
+        let bad = format!("{dump}{}:1\n", "cd".repeat(20));
+        assert!(parse(&bad)
+            .unwrap_err()
+            .starts_with("line 4: expected opentracker"));
+        assert!(parse(&format!("{}:x:1\n", "cd".repeat(20))).is_err());
     }
 }

@@ -23,7 +23,8 @@ pub enum HttpError {
     Internal = 6,
 }
 
-/// Labels for `mode=herr`, in [`HttpError`] order.
+/// Labels for `mode=herr`, in opentracker's order (see
+/// [`Stats::opentracker_errors`] for what each counts).
 pub const HTTP_ERROR_LABELS: [&str; 7] = [
     "302 RED", "400 ...", "400 PAR", "400 COM", "403 IP ", "404 INV", "500 SRV",
 ];
@@ -38,10 +39,38 @@ pub const HTTP_ERROR_NAMES: [&str; 7] = [
     "not_found",
     "internal",
 ];
+mod everything;
+mod networks;
+pub mod top;
+
+/// Minutes of opentracker's re-announce histogram (`mode=renew`: its
+/// `OT_PEER_TIMEOUT`, lines `00` to `44`).
+pub const RENEW_MINUTES: usize = 45;
+/// Largest numwant `mode=numwants` counts (`000` to `200`).
+pub const NUMWANT_MAX: usize = 200;
+
+/// A fixed-size histogram of counters (arrays this long have no `Default`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Histogram<const N: usize>(pub [u64; N]);
+
+impl<const N: usize> Default for Histogram<N> {
+    fn default() -> Self {
+        Histogram([0; N])
+    }
+}
 
 /// Counters since start-up.
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
+    /// This tracker's id in `mode=everything` (opentracker's `g_tracker_id`):
+    /// random, kept in the state file so it survives restarts.
+    pub tracker_id: u32,
+    /// `event=completed` announces accepted (opentracker's `ot_overall_completed`).
+    pub completed: u64,
+    /// Re-announces by minutes since the peer's previous one (`mode=renew`).
+    pub renewed: Histogram<RENEW_MINUTES>,
+    /// HTTP announces by the numwant they asked for (`mode=numwants`).
+    pub numwants: Histogram<{ NUMWANT_MAX + 1 }>,
     /// HTTP connections accepted.
     pub tcp_connections: u64,
     /// HTTP connections refused because `max_connections` were open.
@@ -72,7 +101,49 @@ pub struct Stats {
     pub http_errors: [u64; 7],
 }
 
+/// opentracker's HTTP error classes as `mode=everything` names them
+/// (`ot_failed_request_names`), in its order.
+pub const OPENTRACKER_ERROR_NAMES: [&str; 8] = [
+    "302 Redirect",
+    "400 Parse Error",
+    "400 Invalid Parameter",
+    "400 Invalid Parameter (compact=0)",
+    "400 Not Modest",
+    "403 Access Denied",
+    "404 Not found",
+    "500 Internal Server Error",
+];
+
 impl Stats {
+    /// The HTTP error counts in opentracker's classes
+    /// ([`OPENTRACKER_ERROR_NAMES`]): `compact=0` is served here and full
+    /// scrapes are never refused as immodest (both 0), and an oversized
+    /// request counts as a 500, as opentracker counts it.
+    pub fn opentracker_errors(&self) -> [u64; 8] {
+        let e = |k: HttpError| self.http_errors[k as usize];
+        [
+            e(HttpError::Redirect),
+            e(HttpError::BadRequest),
+            e(HttpError::BadParameter),
+            0,
+            0,
+            e(HttpError::Forbidden),
+            e(HttpError::NotFound),
+            e(HttpError::Internal) + e(HttpError::TooLarge),
+        ]
+    }
+
+    /// Counts an announce the store accepted: its `completed` event, and for
+    /// HTTP the numwant it was served with.
+    pub fn count_announce(&mut self, a: &crate::swarm::Announce, http_numwant: Option<usize>) {
+        if a.event == crate::wire::query::Event::Completed {
+            self.completed += 1;
+        }
+        if let Some(n) = http_numwant {
+            self.numwants.0[n.min(NUMWANT_MAX)] += 1;
+        }
+    }
+
     /// Counts one HTTP error.
     pub fn http_error(&mut self, e: HttpError) {
         self.http_errors[e as usize] += 1;
@@ -82,6 +153,9 @@ impl Stats {
 use crate::swarm::Swarm;
 use crate::wire::query::pairs;
 use crate::wire::{bencode, put_hex_upper, Overflow, Writer};
+
+/// The version line of `mode=version` (and `<version>` of `mode=everything`).
+pub const VERSION_LINE: &str = concat!("smoltracker ", env!("CARGO_PKG_VERSION"), "\n");
 
 /// What `/stats?mode=…&format=…` asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,12 +182,30 @@ pub enum Page {
     Everything,
     /// `mode=prom` (also `/metrics`): Prometheus text format.
     Prometheus,
-    /// `mode=tpbs`: one record per torrent, streamed.
+    /// `mode=tpbs` (and `mode=statedump`): one record per torrent, streamed.
     PerTorrent(TorrentFormat),
     /// `mode=json`: counters and every torrent with its label, streamed.
     Json,
     /// `mode=html`: the status page, streamed.
     Html,
+    /// `mode=completed`: completed downloads, MRTG style.
+    Completed,
+    /// `mode=syncs`: livesync packets, MRTG style (always 0 here: no livesync).
+    Syncs,
+    /// `mode=renew`: re-announces by minutes since the previous one.
+    Renew,
+    /// `mode=numwants`: HTTP announces by numwant.
+    Numwants,
+    /// `mode=top10` / `mode=top100`: busiest torrents, streamed.
+    Top(top::Amount),
+    /// `mode=busy`: busiest client networks.
+    Busy,
+    /// `mode=s24s`: networks holding the most IPv4 peers.
+    Slash24s,
+    /// `mode=woodpeckers`: networks of clients announcing far too often.
+    Woodpeckers,
+    /// `mode=fulllog`: opentracker's logged requests of watched networks.
+    FullLog,
 }
 
 /// The `mode` a stats query asks for (`peer` when it names none).
@@ -137,6 +229,9 @@ pub enum TorrentFormat {
     Bin,
     /// A bencoded full scrape: `d5:filesd<hash>d8:complete…ee…ee`.
     Ben,
+    /// `mode=statedump`: `HEX:base:downloaded\n`, base in minutes since 1970
+    /// (what opentracker's `-l` loads, and `tracker.state_file` too).
+    StateDump,
 }
 
 impl Page {
@@ -165,6 +260,17 @@ impl Page {
             b"prom" => Page::Prometheus,
             b"json" => Page::Json,
             b"html" => Page::Html,
+            b"completed" => Page::Completed,
+            b"syncs" => Page::Syncs,
+            b"renew" => Page::Renew,
+            b"numwants" => Page::Numwants,
+            b"top10" => Page::Top(top::Amount::Ten),
+            b"top100" => Page::Top(top::Amount::Hundred),
+            b"busy" => Page::Busy,
+            b"s24s" => Page::Slash24s,
+            b"woodpeckers" => Page::Woodpeckers,
+            b"fulllog" => Page::FullLog,
+            b"statedump" => Page::PerTorrent(TorrentFormat::StateDump),
             b"tpbs" => Page::PerTorrent(match format {
                 b"txt" => TorrentFormat::Txt,
                 b"txtp" => TorrentFormat::TxtP,
@@ -238,27 +344,22 @@ impl Stats {
                 w.put_dec(torrents)?;
                 w.put(b" torrents\nopentracker")
             }
-            Page::Conn => self.connection_lines(
-                w,
-                b"opentracker connections",
-                self.tcp_connections + self.udp_requests,
-                self.tcp_announces + self.udp_announces + self.udp_connects,
-                uptime,
-            ),
-            Page::Udp4 => self.connection_lines(
-                w,
-                b"opentracker udp4 stats",
-                self.udp_requests,
-                self.udp_ok(),
-                uptime,
-            ),
-            Page::Tcp4 => self.connection_lines(
-                w,
-                b"opentracker tcp4 stats",
-                self.tcp_connections,
-                self.tcp_announces,
-                uptime,
-            ),
+            Page::Conn => {
+                let requests = self.tcp_connections + self.udp_requests;
+                let ok = self.tcp_announces + self.udp_announces + self.udp_connects;
+                let label = b"opentracker connections";
+                self.connection_lines(w, label, requests, ok, uptime, requests, ok)
+            }
+            Page::Udp4 => {
+                let (requests, ok) = (self.udp_requests, self.udp_ok());
+                let label = b"opentracker udp4 stats";
+                self.connection_lines(w, label, requests, ok, uptime, requests, ok)
+            }
+            Page::Tcp4 => {
+                let (requests, ok) = (self.tcp_connections, self.tcp_announces);
+                let label = b"opentracker tcp4 stats";
+                self.connection_lines(w, label, requests, ok, uptime, requests, ok)
+            }
             Page::Scrape => {
                 line(w, self.tcp_scrapes)?;
                 line(w, self.udp_scrapes)?;
@@ -268,7 +369,8 @@ impl Stats {
                 w.put(b" scrape/s (tcp and udp)")
             }
             Page::FullScrape => {
-                line(w, self.full_scrapes)?;
+                // opentracker prints the count times 1000 (MRTG scaling).
+                line(w, self.full_scrapes * 1000)?;
                 line(w, self.full_scrape_bytes)?;
                 uptime_lines(w, uptime)?;
                 w.put(b"opentracker full scrape stats, ")?;
@@ -278,93 +380,93 @@ impl Stats {
                 w.put(b" bytes/s.")
             }
             Page::HttpErrors => {
-                for (label, n) in HTTP_ERROR_LABELS.iter().zip(self.http_errors) {
+                let c = self.opentracker_errors();
+                // opentracker's short labels over its classes, 402 (Not Modest) left out.
+                let counts = [c[0], c[1], c[2], c[3], c[5], c[6], c[7]];
+                for (label, n) in HTTP_ERROR_LABELS.iter().zip(counts) {
                     w.put(label.as_bytes())?;
                     w.put(b" ")?;
                     line(w, n)?;
                 }
                 Ok(())
             }
-            Page::Version => {
-                w.put(b"smoltracker ")?;
-                w.put(env!("CARGO_PKG_VERSION").as_bytes())?;
-                w.put(b"\n")
-            }
+            Page::Version => w.put(VERSION_LINE.as_bytes()),
             Page::Everything => self.render_xml(swarm, uptime, w),
             Page::Prometheus => self.render_prometheus(swarm, uptime, w),
-            Page::PerTorrent(_) | Page::Json | Page::Html => Err(Overflow),
+            Page::Completed => {
+                line(w, self.completed)?;
+                line(w, 0)?;
+                uptime_lines(w, uptime)?;
+                w.put(b"opentracker, ")?;
+                // opentracker divides by whole hours (at least one).
+                w.put_dec(self.completed / u64::from((uptime / 3600).max(1)))?;
+                w.put(b" completed/h.")
+            }
+            // opentracker prints its connection rates on this page too.
+            Page::Syncs => self.connection_lines(
+                w,
+                b"opentracker connections",
+                0,
+                0,
+                uptime,
+                self.tcp_connections + self.udp_requests,
+                self.tcp_announces + self.udp_announces + self.udp_connects,
+            ),
+            Page::Renew => {
+                for (minute, n) in self.renewed.0.iter().enumerate() {
+                    if minute < 10 {
+                        w.put(b"0")?;
+                    }
+                    w.put_dec(minute as u64)?;
+                    w.put(b" ")?;
+                    line(w, *n)?;
+                }
+                Ok(())
+            }
+            Page::Numwants => {
+                for (numwant, n) in self.numwants.0.iter().enumerate() {
+                    let pad = match numwant {
+                        0..=9 => b"00".as_slice(),
+                        10..=99 => b"0",
+                        _ => b"",
+                    };
+                    w.put(pad)?;
+                    w.put_dec(numwant as u64)?;
+                    w.put(b" => ")?;
+                    line(w, *n)?;
+                }
+                Ok(())
+            }
+            Page::Busy | Page::Woodpeckers => networks::put_empty(w),
+            Page::Slash24s => networks::put_slash24s(w, swarm),
+            Page::FullLog => Ok(()),
+            Page::PerTorrent(_) | Page::Top(_) | Page::Json | Page::Html => Err(Overflow),
         }
     }
 
-    /// opentracker's four-line connection pages (`conn`, `udp4`, `tcp4`):
-    /// requests, successes, uptime, `<label>, R conns/s :: R success/s.`
+    /// opentracker's four-line connection pages (`conn`, `udp4`, `tcp4`,
+    /// `syncs`): two counts, uptime, `<label>, R conns/s :: R success/s.`
+    /// with the rates of `rate_requests` and `rate_ok`.
+    #[allow(clippy::too_many_arguments)]
     fn connection_lines(
         &self,
         w: &mut Writer<'_>,
         label: &[u8],
-        requests: u64,
-        successes: u64,
+        first: u64,
+        second: u64,
         uptime: u32,
+        rate_requests: u64,
+        rate_ok: u64,
     ) -> Result<(), Overflow> {
-        line(w, requests)?;
-        line(w, successes)?;
+        line(w, first)?;
+        line(w, second)?;
         uptime_lines(w, uptime)?;
         w.put(label)?;
         w.put(b", ")?;
-        w.put_dec(per_sec(requests, uptime))?;
+        w.put_dec(per_sec(rate_requests, uptime))?;
         w.put(b" conns/s :: ")?;
-        w.put_dec(per_sec(successes, uptime))?;
+        w.put_dec(per_sec(rate_ok, uptime))?;
         w.put(b" success/s.")
-    }
-
-    fn render_xml(&self, swarm: &Swarm, uptime: u32, w: &mut Writer<'_>) -> Result<(), Overflow> {
-        let (seeds, leeches, completed) = swarm.totals();
-        let tag = |w: &mut Writer<'_>, name: &[u8], n: u64| -> Result<(), Overflow> {
-            w.put(b"<")?;
-            w.put(name)?;
-            w.put(b">")?;
-            w.put_dec(n)?;
-            w.put(b"</")?;
-            w.put(name)?;
-            w.put(b">")
-        };
-        w.put(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<stats>\n  <version>smoltracker ")?;
-        w.put(env!("CARGO_PKG_VERSION").as_bytes())?;
-        w.put(b"</version>\n  ")?;
-        tag(w, b"uptime", uptime.into())?;
-        w.put(b"\n  <torrents>")?;
-        tag(w, b"count_mutex", swarm.torrent_count() as u64)?;
-        tag(w, b"count_iterator", swarm.torrent_count() as u64)?;
-        w.put(b"</torrents>\n  <peers>")?;
-        tag(w, b"count", seeds + leeches)?;
-        w.put(b"</peers>\n  <seeds>")?;
-        tag(w, b"count", seeds)?;
-        w.put(b"</seeds>\n  <completed>")?;
-        tag(w, b"count", completed)?;
-        w.put(b"</completed>\n  <connections>\n    <tcp>")?;
-        tag(w, b"accept", self.tcp_connections)?;
-        tag(w, b"announce", self.tcp_announces)?;
-        tag(w, b"scrape", self.tcp_scrapes)?;
-        w.put(b"</tcp>\n    <udp>")?;
-        tag(w, b"overall", self.udp_requests)?;
-        tag(w, b"connect", self.udp_connects)?;
-        tag(w, b"announce", self.udp_announces)?;
-        tag(w, b"scrape", self.udp_scrapes)?;
-        tag(w, b"missmatch", self.udp_errors)?;
-        w.put(b"</udp>\n    <livesync>")?;
-        tag(w, b"count", 0)?;
-        w.put(b"</livesync>\n  </connections>\n  <debug>\n    <refused>")?;
-        tag(w, b"full", self.refused_full)?;
-        tag(w, b"access", self.refused_access)?;
-        w.put(b"</refused>\n    <http_error>")?;
-        for (label, n) in HTTP_ERROR_LABELS.iter().zip(self.http_errors) {
-            w.put(b"<count code=\"")?;
-            w.put(label.trim_end().as_bytes())?;
-            w.put(b"\">")?;
-            w.put_dec(n)?;
-            w.put(b"</count>")?;
-        }
-        w.put(b"</http_error>\n  </debug>\n</stats>\n")
     }
 
     fn render_prometheus(
@@ -504,6 +606,14 @@ impl Stats {
     }
 }
 
+/// Minutes since 1970: opentracker's `base` of a torrent in `mode=statedump`
+/// (when it last had peers; here: now, as every listed torrent is current).
+fn minutes_since_epoch() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 60)
+}
+
 /// Writes one torrent's record in `format`.
 pub fn put_torrent_record(
     w: &mut Writer<'_>,
@@ -539,6 +649,14 @@ pub fn put_torrent_record(
             w.put(hash)?;
             w.put_u32(c.seeders)?;
             w.put_u32(c.leechers)
+        }
+        TorrentFormat::StateDump => {
+            put_hex_upper(w, hash)?;
+            w.put(b":")?;
+            w.put_dec(minutes_since_epoch())?;
+            w.put(b":")?;
+            w.put_dec(c.downloaded.into())?;
+            w.put(b"\n")
         }
         TorrentFormat::Ben => {
             bencode::put_bytes(w, hash)?;
@@ -638,7 +756,7 @@ mod tests {
     }
 
     #[test]
-    fn prometheus_and_xml() {
+    fn prometheus() {
         let p = render(Page::Prometheus, &Stats::default());
         assert!(
             p.contains("# TYPE smoltracker_torrents gauge\nsmoltracker_torrents 2\n"),
@@ -648,9 +766,112 @@ mod tests {
             "smoltracker_peers{kind=\"seeder\"} 1\nsmoltracker_peers{kind=\"leecher\"} 2\n"
         ));
         assert!(p.contains("smoltracker_http_errors_total{code=\"404\",class=\"not_found\"} 0\n"));
-        let x = render(Page::Everything, &Stats::default());
-        assert!(x.starts_with("<?xml"));
-        assert!(x.contains("<peers><count>3</count></peers>"), "{x}");
+    }
+
+    /// `mode=everything` is opentracker's document line for line
+    /// (`stats_return_everything`), then smoltracker's own element.
+    #[test]
+    fn everything_is_opentrackers_document() {
+        let mut stats = Stats {
+            tracker_id: 3_141_592_653,
+            completed: 4,
+            tcp_connections: 10,
+            tcp_announces: 6,
+            tcp_scrapes: 2,
+            udp_requests: 20,
+            udp_connects: 5,
+            udp_announces: 4,
+            udp_scrapes: 1,
+            udp_errors: 3,
+            refused_full: 7,
+            refused_access: 8,
+            ..Stats::default()
+        };
+        stats.renewed.0[0] = 11;
+        stats.renewed.0[44] = 12;
+        stats.http_error(HttpError::NotFound);
+        stats.http_error(HttpError::TooLarge);
+        stats.http_error(HttpError::Internal);
+        stats.http_error(HttpError::Forbidden);
+        let mut expect = String::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<stats>\n  <tracker_id>3141592653</tracker_id>\n  <version>\n",
+        );
+        expect += VERSION_LINE;
+        expect += "  </version>\n  <uptime>7200</uptime>\n  <torrents>\n    <count_mutex>2</count_mutex>\n    <count_iterator>2</count_iterator>\n  </torrents>\n";
+        expect += "  <peers>\n    <count>3</count>\n  </peers>\n  <seeds>\n    <count>1</count>\n  </seeds>\n  <completed>\n    <count>4</count>\n  </completed>\n";
+        expect += "  <connections>\n    <tcp>\n      <accept>10</accept>\n      <announce>6</announce>\n      <scrape>2</scrape>\n    </tcp>\n";
+        expect += "    <udp>\n      <overall>20</overall>\n      <connect>5</connect>\n      <announce>4</announce>\n      <scrape>1</scrape>\n      <missmatch>3</missmatch>\n    </udp>\n";
+        expect += "    <livesync>\n      <count>0</count>\n    </livesync>\n  </connections>\n  <debug>\n    <renew>\n";
+        for i in 0..45 {
+            let n = match i {
+                0 => 11,
+                44 => 12,
+                _ => 0,
+            };
+            expect += &format!("      <count interval=\"{i:02}\">{n}</count>\n");
+        }
+        expect += "    </renew>\n    <http_error>\n";
+        for (code, n) in [
+            ("302 Redirect", 0),
+            ("400 Parse Error", 0),
+            ("400 Invalid Parameter", 0),
+            ("400 Invalid Parameter (compact=0)", 0),
+            ("400 Not Modest", 0),
+            ("403 Access Denied", 1),
+            ("404 Not found", 1),
+            ("500 Internal Server Error", 2),
+        ] {
+            expect += &format!("      <count code=\"{code}\">{n}</count>\n");
+        }
+        expect += "    </http_error>\n    <mutex_stall>\n      <count>0</count>\n    </mutex_stall>\n  </debug>\n";
+        let x = render(Page::Everything, &stats);
+        assert!(x.starts_with(&expect), "{x}");
+        let extra = &x[expect.len()..];
+        assert!(extra.starts_with("  <smoltracker>\n    <refused>\n      <full>7</full>\n      <access>8</access>\n    </refused>\n"), "{extra}");
+        assert!(extra.ends_with("  </smoltracker>\n</stats>"), "{extra}");
+    }
+
+    #[test]
+    fn histogram_and_mrtg_pages_of_current_opentracker() {
+        let mut stats = Stats {
+            completed: 14_400,
+            tcp_connections: 7200,
+            tcp_announces: 3600,
+            ..Stats::default()
+        };
+        stats.renewed.0[3] = 9;
+        stats.numwants.0[50] = 2;
+        stats.numwants.0[200] = 1;
+        assert_eq!(
+            render(Page::Completed, &stats),
+            "14400\n0\n7200 seconds (2 hours)\nopentracker, 7200 completed/h."
+        );
+        assert_eq!(
+            render(Page::Syncs, &stats),
+            "0\n0\n7200 seconds (2 hours)\nopentracker connections, 1 conns/s :: 0 success/s."
+        );
+        let renew = render(Page::Renew, &stats);
+        let lines: Vec<&str> = renew.lines().collect();
+        assert_eq!(lines.len(), 45);
+        assert_eq!((lines[0], lines[3], lines[44]), ("00 0", "03 9", "44 0"));
+        let numwants = render(Page::Numwants, &stats);
+        let lines: Vec<&str> = numwants.lines().collect();
+        assert_eq!(lines.len(), 201);
+        assert_eq!(
+            (lines[0], lines[7], lines[50], lines[200]),
+            ("000 => 0", "007 => 0", "050 => 2", "200 => 1")
+        );
+        assert_eq!(render(Page::Version, &stats), VERSION_LINE);
+        assert_eq!(render(Page::Busy, &stats), "Networks, limit /28:\n\n");
+        assert_eq!(
+            render(Page::Woodpeckers, &stats),
+            "Networks, limit /28:\n\n"
+        );
+        assert_eq!(
+            render(Page::Slash24s, &stats),
+            "Networks, limit /28:\n\nNetworks, limit /24:\n\n"
+        );
+        assert_eq!(render(Page::FullLog, &stats), "");
     }
 
     #[test]
@@ -687,6 +908,21 @@ mod tests {
             Some(Page::PerTorrent(TorrentFormat::Ben))
         );
         assert_eq!(Page::parse(b"mode=tpbs&format=xml"), None);
+        for (mode, page) in [
+            ("busy", Page::Busy),
+            ("s24s", Page::Slash24s),
+            ("completed", Page::Completed),
+            ("top10", Page::Top(top::Amount::Ten)),
+            ("top100", Page::Top(top::Amount::Hundred)),
+            ("renew", Page::Renew),
+            ("syncs", Page::Syncs),
+            ("statedump", Page::PerTorrent(TorrentFormat::StateDump)),
+            ("woodpeckers", Page::Woodpeckers),
+            ("fulllog", Page::FullLog),
+            ("numwants", Page::Numwants),
+        ] {
+            assert_eq!(Page::parse(format!("mode={mode}").as_bytes()), Some(page));
+        }
         assert_eq!(Page::parse(b"mode=bogus"), None);
     }
 }

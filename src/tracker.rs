@@ -4,13 +4,16 @@
 //! fixed output buffer, and send whatever this writes. Responses are built in
 //! place, so answering never allocates.
 
-use crate::access::{AccessList, NOT_AUTHORIZED};
+use crate::access::changes::{Applied, Change, Changes};
+use crate::access::{AccessList, Mode, NOT_AUTHORIZED};
 use crate::config::Config;
 use crate::connection_id::ConnectionIdKey;
 use crate::labels::Labels;
 use crate::network::Network;
 use crate::stats::pages::{PageKind, PageStream};
-use crate::stats::{put_torrent_record, requested_mode, HttpError, Page, Stats, TorrentFormat};
+use crate::stats::{
+    put_torrent_record, requested_mode, top, HttpError, Page, Stats, TorrentFormat,
+};
 use crate::swarm::{Announce, Selection, Swarm};
 use crate::wire::http::{self, RequestHead, HEAD_ROOM};
 use crate::wire::query::{self, InfoHash, QueryError};
@@ -84,13 +87,22 @@ pub struct HttpReply {
 /// below that point is left out, one removed before its turn is skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stream {
-    format: TorrentFormat,
+    body: StreamBody,
     /// The last info hash written.
     after: Option<InfoHash>,
     started: bool,
     done: bool,
-    /// A release page (JSON, HTML, Prometheus) instead of `format` records.
-    page: Option<PageStream>,
+}
+
+/// What a [`Stream`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StreamBody {
+    /// One record per torrent.
+    Torrents(TorrentFormat),
+    /// `mode=top10`/`top100`: the list by peers, then (`seeds`) the one by seeds.
+    Top { amount: top::Amount, seeds: bool },
+    /// A release page: JSON, HTML, or Prometheus with per-release series.
+    Releases(PageStream),
 }
 
 /// The tracker's state: the swarm, counters and connection-id key.
@@ -103,7 +115,16 @@ pub struct Tracker {
     conn_ids: ConnectionIdKey,
     selection: Selection,
     access: Option<AccessList>,
+    changes: Changes,
     labels: Labels,
+}
+
+/// Whether `hash` is served under `access` with the FIFO `changes` applied.
+fn allowed_by(access: &Option<AccessList>, changes: &Changes, hash: &InfoHash) -> bool {
+    access.as_ref().is_none_or(|a| {
+        let listed = changes.listed(hash, a.lists(hash));
+        listed == (a.mode == Mode::Whitelist)
+    })
 }
 
 /// IPv4-mapped IPv6 addresses (from a dual-stack socket) are the IPv4 peer they carry.
@@ -127,6 +148,7 @@ impl Tracker {
             conn_ids: ConnectionIdKey::new(),
             selection: Selection::default(),
             access: None,
+            changes: Changes::default(),
             labels: Labels::none(),
         }
     }
@@ -141,9 +163,32 @@ impl Tracker {
         &mut self.labels
     }
 
-    /// Swaps in a new access list (or none: serve every torrent).
+    /// Swaps in a new access list (or none: serve every torrent). The FIFO
+    /// changesets are flushed: the file is the truth again.
     pub fn set_access(&mut self, list: Option<AccessList>) {
         self.access = list;
+        self.changes.flush();
+    }
+
+    /// Room for changes from the access FIFOs (none unless given; allocated now).
+    pub fn set_changes_capacity(&mut self, hashes: usize) {
+        self.changes = Changes::with_capacity(hashes);
+    }
+
+    /// The FIFO changes in force: (added, deleted, capacity).
+    pub fn changes(&self) -> (usize, usize, usize) {
+        let (added, deleted) = self.changes.counts();
+        (added, deleted, self.changes.capacity())
+    }
+
+    /// Applies one hash from an access FIFO to the list in force (a
+    /// blacklist when none was configured).
+    pub fn change_access(&mut self, hash: InfoHash, change: Change) -> Applied {
+        let list = self
+            .access
+            .get_or_insert_with(|| AccessList::empty(Mode::Blacklist));
+        let in_file = list.lists(&hash);
+        self.changes.apply(hash, change, in_file)
     }
 
     /// The access list in force.
@@ -152,7 +197,7 @@ impl Tracker {
     }
 
     fn allowed(&self, hash: &InfoHash) -> bool {
-        self.access.as_ref().is_none_or(|a| a.allows(hash))
+        allowed_by(&self.access, &self.changes, hash)
     }
 
     /// The announcing peer's address: the connection's, or for a trusted proxy
@@ -186,45 +231,7 @@ impl Tracker {
         let client = self.client_address(head, peer);
         let keep_alive = head.keep_alive;
         if head.path == self.settings.stats_path.as_bytes() || head.path == b"/metrics" {
-            let mode = match head.path {
-                b"/metrics" => b"prom",
-                _ => requested_mode(head.query),
-            };
-            let public = self
-                .settings
-                .stats_public
-                .iter()
-                .any(|m| m.as_bytes() == mode);
-            if !public
-                && !self.settings.stats_allowed.is_empty()
-                && !Network::any_contains(&self.settings.stats_allowed, peer)
-            {
-                return self.http_error(403, keep_alive, out);
-            }
-            let page = match head.path {
-                b"/metrics" => Some(Page::Prometheus),
-                _ => Page::parse(head.query),
-            };
-            let release_page = match page {
-                Some(Page::Json) => Some(PageKind::Json),
-                Some(Page::Html) => Some(PageKind::Html),
-                Some(Page::Prometheus) if !self.labels.is_empty() => Some(PageKind::Prometheus),
-                _ => None,
-            };
-            if let (Some(kind), Some(p)) = (release_page, page) {
-                let stream = PageStream::new(kind, now);
-                return self.start_stream(TorrentFormat::Txt, Some(stream), p.content_type(), out);
-            }
-            return match page {
-                None => self.http_error(400, keep_alive, out),
-                Some(Page::PerTorrent(format)) => {
-                    self.start_stream(format, None, page_type(format), out)
-                }
-                Some(page) => {
-                    let body = self.body(out, |t, w| t.stats.render(page, &t.swarm, now, w));
-                    self.finish(body, page.content_type(), keep_alive, out)
-                }
-            };
+            return self.stats_page(head, peer, now, out);
         }
         let body = match head.path {
             b"/announce" | b"/announce.php" => {
@@ -234,7 +241,8 @@ impl Tracker {
             b"/scrape" | b"/scrape.php" => {
                 let full = !query::pairs(head.query).any(|(k, _)| k == b"info_hash");
                 if full && self.settings.fullscrape {
-                    return self.start_stream(TorrentFormat::Ben, None, b"text/plain", out);
+                    let body = StreamBody::Torrents(TorrentFormat::Ben);
+                    return self.start_stream(body, false, b"text/plain", out);
                 }
                 self.stats.tcp_scrapes += 1;
                 self.body(out, |t, w| t.http_scrape(head.query, w))
@@ -246,6 +254,67 @@ impl Tracker {
             _ => return self.http_error(404, keep_alive, out),
         };
         self.finish(body, b"text/plain", keep_alive, out)
+    }
+
+    /// A stats page. Answered like opentracker answers it, HTTP/1.0 style:
+    /// `Connection: close` and then the connection closes, whatever the
+    /// request asked, so readers that read until the server closes are done
+    /// at once.
+    fn stats_page(
+        &mut self,
+        head: &RequestHead<'_>,
+        peer: IpAddr,
+        now: u32,
+        out: &mut [u8],
+    ) -> HttpReply {
+        let mode = match head.path {
+            b"/metrics" => b"prom",
+            _ => requested_mode(head.query),
+        };
+        let public = self
+            .settings
+            .stats_public
+            .iter()
+            .any(|m| m.as_bytes() == mode);
+        if !public
+            && !self.settings.stats_allowed.is_empty()
+            && !Network::any_contains(&self.settings.stats_allowed, peer)
+        {
+            return self.http_error(403, false, out);
+        }
+        let page = match head.path {
+            b"/metrics" => Some(Page::Prometheus),
+            _ => Page::parse(head.query),
+        };
+        let page = match page {
+            None => return self.http_error(400, false, out),
+            Some(page) => page,
+        };
+        let body = match page {
+            Page::PerTorrent(format) => StreamBody::Torrents(format),
+            Page::Json => StreamBody::Releases(PageStream::new(PageKind::Json, now)),
+            Page::Html => StreamBody::Releases(PageStream::new(PageKind::Html, now)),
+            Page::Prometheus if !self.labels.is_empty() => {
+                StreamBody::Releases(PageStream::new(PageKind::Prometheus, now))
+            }
+            Page::Top(amount) => StreamBody::Top {
+                amount,
+                seeds: false,
+            },
+            page => {
+                let body = self.body(out, |t, w| t.stats.render(page, &t.swarm, now, w));
+                return match body.and_then(|len| http::frame_final(out, len, page.content_type())) {
+                    Ok(range) => HttpReply {
+                        code: 200,
+                        range,
+                        keep_alive: false,
+                        stream: None,
+                    },
+                    Err(Overflow) => self.http_error(500, false, out),
+                };
+            }
+        };
+        self.start_stream(body, true, page.content_type(), out)
     }
 
     fn finish(
@@ -268,17 +337,25 @@ impl Tracker {
 
     /// Writes the head of a streamed reply (no Content-Length: the end of the
     /// body is the end of the connection).
+    /// Stats pages (`stats`) say HTTP/1.0, as opentracker answers them.
     fn start_stream(
         &mut self,
-        format: TorrentFormat,
-        page: Option<PageStream>,
+        body: StreamBody,
+        stats: bool,
         content_type: &[u8],
         out: &mut [u8],
     ) -> HttpReply {
-        self.stats.full_scrapes += 1;
+        if let StreamBody::Torrents(_) = body {
+            self.stats.full_scrapes += 1;
+        }
         let mut w = Writer::new(out);
+        let status = if stats {
+            b"HTTP/1.0 200 OK\r\nContent-Type: ".as_slice()
+        } else {
+            b"HTTP/1.1 200 OK\r\nContent-Type: "
+        };
         let head = w
-            .put(b"HTTP/1.1 200 OK\r\nContent-Type: ")
+            .put(status)
             .and_then(|()| w.put(content_type))
             .and_then(|()| w.put(b"\r\nConnection: close\r\n\r\n"));
         if head.is_err() {
@@ -289,11 +366,10 @@ impl Tracker {
             range: 0..w.len(),
             keep_alive: false,
             stream: Some(Stream {
-                format,
+                body,
                 after: None,
                 started: false,
                 done: false,
-                page,
             }),
         }
     }
@@ -305,23 +381,29 @@ impl Tracker {
         if s.done {
             return 0;
         }
-        if let Some(page) = &mut s.page {
-            let n = page.chunk(&self.stats, &mut self.swarm, &self.labels, out);
-            self.stats.full_scrape_bytes += n as u64;
-            s.done = n == 0;
-            return n;
-        }
+        let format = match &mut s.body {
+            StreamBody::Torrents(format) => *format,
+            &mut StreamBody::Top { amount, seeds } => return self.top_chunk(s, amount, seeds, out),
+            StreamBody::Releases(page) => {
+                let (access, changes) = (&self.access, &self.changes);
+                // Labels follow the list in force: hidden once a FIFO deletes the hash.
+                let allowed = |hash: &InfoHash| allowed_by(access, changes, hash);
+                let n = page.chunk(&self.stats, &mut self.swarm, &self.labels, &allowed, out);
+                s.done = n == 0;
+                return n;
+            }
+        };
         let mut w = Writer::new(out);
         if !s.started {
             s.started = true;
-            if s.format == TorrentFormat::Ben && w.put(b"d5:filesd").is_err() {
+            if format == TorrentFormat::Ben && w.put(b"d5:filesd").is_err() {
                 return 0;
             }
         }
         while w.remaining() >= RECORD_MAX + 2 {
             let Some(hash) = self.swarm.next_hash_after(s.after) else {
                 s.done = true;
-                if s.format == TorrentFormat::Ben {
+                if format == TorrentFormat::Ben {
                     let _ = w.put(b"ee");
                 }
                 break;
@@ -334,11 +416,39 @@ impl Tracker {
             // Each record is built whole first, so a record is never cut in two.
             let mut rec = [0u8; RECORD_MAX];
             let mut r = Writer::new(&mut rec);
-            if put_torrent_record(&mut r, s.format, &hash, counts).is_ok() {
+            if put_torrent_record(&mut r, format, &hash, counts).is_ok() {
                 let _ = w.put(r.written());
             }
         }
         self.stats.full_scrape_bytes += w.len() as u64;
+        w.len()
+    }
+
+    /// One list of `mode=top10`/`top100` per call: by peers, then by seeds.
+    fn top_chunk(
+        &mut self,
+        s: &mut Stream,
+        amount: top::Amount,
+        seeds: bool,
+        out: &mut [u8],
+    ) -> usize {
+        let rank = if seeds {
+            top::Rank::Seeds
+        } else {
+            top::Rank::Peers
+        };
+        let mut w = Writer::new(out);
+        let written = top::put_list(&mut w, &self.swarm, amount, rank);
+        if seeds || written.is_err() {
+            s.done = true;
+        }
+        s.body = StreamBody::Top {
+            amount,
+            seeds: true,
+        };
+        if written.is_err() {
+            return 0;
+        }
         w.len()
     }
 
@@ -440,6 +550,7 @@ impl Tracker {
                 return bencode::put_failure(w, refusal.message());
             }
         };
+        self.stats.count_announce(&a, Some(numwant));
         let interval = u64::from(self.settings.interval);
         w.put(b"d")?;
         bencode::put_key_int(w, b"complete", counts.seeders.into())?;
@@ -591,6 +702,7 @@ impl Tracker {
                 return self.udp_error(w, r.transaction_id, refusal.message());
             }
         };
+        self.stats.count_announce(&a, None);
         udp::put_announce_head(
             w,
             r.transaction_id,
@@ -618,10 +730,6 @@ impl Tracker {
         }
         Ok(())
     }
-}
-
-fn page_type(format: TorrentFormat) -> &'static [u8] {
-    Page::PerTorrent(format).content_type()
 }
 
 /// `d2:ip<text>4:porti<port>ee` — a BEP 3 peer dictionary (no peer id: none is stored).

@@ -210,12 +210,12 @@ fn stats_pages_line_by_line() {
     let xml = page("everything");
     assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<stats>"));
     assert!(
-        xml.contains("<peers><count>4</count></peers>")
-            && xml.contains("<seeds><count>2</count></seeds>"),
+        xml.contains("  <peers>\n    <count>4</count>\n  </peers>\n")
+            && xml.contains("  <seeds>\n    <count>2</count>\n  </seeds>\n"),
         "{xml}"
     );
     assert!(
-        xml.contains("<completed><count>1</count></completed>"),
+        xml.contains("  <completed>\n    <count>1</count>\n  </completed>\n"),
         "{xml}"
     );
     let prom = page("prom");
@@ -398,7 +398,7 @@ fn sigterm_saves_completed_counts_and_a_restart_restores_them() {
     let t = Tracker::start(&["-f", conf.to_str().unwrap()]);
     assert!(
         t.log()
-            .contains("line 3: expected 'HEX40 COUNT'; ignored, starting from zero"),
+            .contains("line 4: expected 'HEX40 COUNT'; ignored, starting from zero"),
         "{}",
         t.log()
     );

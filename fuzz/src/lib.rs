@@ -176,7 +176,13 @@ pub fn is_bencode(b: &[u8], sorted: bool) -> bool {
 }
 
 /// Checks an HTTP reply's framing and returns its body (empty for a stream head).
-fn check_http_reply<'a>(out: &'a [u8], r: &HttpReply, head: &RequestHead<'_>) -> &'a [u8] {
+/// Stats answers (`is_stats`) are HTTP/1.0 style and always close, as opentracker's.
+fn check_http_reply<'a>(
+    out: &'a [u8],
+    r: &HttpReply,
+    head: &RequestHead<'_>,
+    is_stats: bool,
+) -> &'a [u8] {
     assert!(
         r.range.start <= r.range.end && r.range.end <= out.len(),
         "reply range {:?} outside the buffer",
@@ -184,11 +190,16 @@ fn check_http_reply<'a>(out: &'a [u8], r: &HttpReply, head: &RequestHead<'_>) ->
     );
     let bytes = &out[r.range.clone()];
     assert!(
-        bytes.starts_with(b"HTTP/1.1 "),
+        bytes.starts_with(b"HTTP/1.1 ") || bytes.starts_with(b"HTTP/1.0 "),
         "reply does not start with a status line: {:?}",
         String::from_utf8_lossy(bytes)
     );
-    let code = format!("HTTP/1.1 {} ", r.code);
+    let version = if is_stats && r.code == 200 {
+        "1.0"
+    } else {
+        "1.1"
+    };
+    let code = format!("HTTP/{version} {} ", r.code);
     assert!(
         bytes.starts_with(code.as_bytes()),
         "status line disagrees with code {}",
@@ -219,7 +230,9 @@ fn check_http_reply<'a>(out: &'a [u8], r: &HttpReply, head: &RequestHead<'_>) ->
                 "Connection: close"
             };
             assert!(head_text.contains(want), "{want} missing in {head_text:?}");
-            if r.code != 500 {
+            if is_stats {
+                assert!(!r.keep_alive, "a stats answer closes the connection");
+            } else if r.code != 500 {
                 assert_eq!(
                     r.keep_alive, head.keep_alive,
                     "keep-alive follows the request"
@@ -234,8 +247,8 @@ fn check_http_reply<'a>(out: &'a [u8], r: &HttpReply, head: &RequestHead<'_>) ->
 fn serve_http(t: &mut Tracker, head: &RequestHead<'_>, peer: IpAddr, now: u32, stats_path: &[u8]) {
     let mut out = vec![0u8; HTTP_OUT];
     let r = t.http(head, peer, now, &mut out);
-    let body = check_http_reply(&out, &r, head).to_vec();
     let is_stats = head.path == stats_path || head.path == b"/metrics";
+    let body = check_http_reply(&out, &r, head, is_stats).to_vec();
     let tracker_path = matches!(
         head.path,
         b"/announce" | b"/announce.php" | b"/scrape" | b"/scrape.php"
@@ -271,13 +284,20 @@ fn serve_http(t: &mut Tracker, head: &RequestHead<'_>, peer: IpAddr, now: u32, s
             Page::parse(head.query)
         };
         let format = match (is_stats, page) {
-            (false, _) => TorrentFormat::Ben,
-            (true, Some(Page::PerTorrent(f))) => f,
+            (false, _) => Some(TorrentFormat::Ben),
+            (true, Some(Page::PerTorrent(f))) => Some(f),
+            (true, Some(Page::Top(_))) => {
+                let text = String::from_utf8_lossy(&all);
+                assert!(text.starts_with("Top "), "top list: {text:?}");
+                assert!(text.contains(" torrents by seeds:\n"), "top list: {text:?}");
+                None
+            }
             (true, Some(p @ (Page::Json | Page::Html | Page::Prometheus))) => {
                 return check_release_page(p, &all);
             }
             (true, other) => panic!("stream for stats page {other:?}"),
         };
+        let Some(format) = format else { return };
         if format == TorrentFormat::Bin {
             assert_eq!(all.len() % 28, 0, "binary records are 28 bytes");
         }

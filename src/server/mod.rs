@@ -3,11 +3,13 @@
 //! `Rc<RefCell<_>>` and never borrowed across an await.
 
 pub mod bind;
+pub mod fifo;
 pub mod http;
 pub mod privileges;
 pub mod signals;
 pub mod udp;
 
+use crate::access::changes::{Change, ENTRY_BYTES};
 use crate::access::{file_stamp, AccessList, Mode};
 use crate::config::Config;
 use crate::labels::Labels;
@@ -67,7 +69,15 @@ impl SharedState {
     /// and skipped; a file that cannot be read keeps the list in force.
     pub fn reload_access(&self, why: &str) {
         let Some((mode, path)) = &self.access_file else {
-            if why == "SIGHUP" {
+            let mut tracker = self.tracker.borrow_mut();
+            let (added, deleted, capacity) = tracker.changes();
+            if capacity > 0 {
+                // FIFO changes over no list file: a reload empties them.
+                tracker.set_access(None);
+                log(format_args!(
+                    "{why}: no list file; FIFO changes flushed (+{added} -{deleted})"
+                ));
+            } else if why == "SIGHUP" {
                 log("SIGHUP: no whitelist or blacklist configured, nothing to reload");
             }
             return;
@@ -94,17 +104,23 @@ impl SharedState {
                         bad.len() - 20
                     ));
                 }
+                let mut tracker = self.tracker.borrow_mut();
+                let (added, deleted, capacity) = tracker.changes();
                 log(format_args!(
-                    "{why}: {kind} {}: {} info hashes{}",
+                    "{why}: {kind} {}: {} info hashes{}{}",
                     path.display(),
                     list.len(),
                     if bad.is_empty() {
                         String::new()
                     } else {
                         format!(", {} bad lines skipped", bad.len())
+                    },
+                    if capacity > 0 && why != "start-up" {
+                        format!("; FIFO changes flushed (+{added} -{deleted})")
+                    } else {
+                        String::new()
                     }
                 ));
-                let mut tracker = self.tracker.borrow_mut();
                 tracker.set_access(Some(list));
                 if *mode == Mode::Whitelist {
                     report_labels(path, tracker.labels_mut().rebuild(&text));
@@ -138,7 +154,7 @@ impl SharedState {
         if !force && fp == self.state_saved.get() {
             return;
         }
-        match state::save(path, &tracker.swarm) {
+        match state::save(path, &tracker.swarm, tracker.stats.tracker_id) {
             Ok(_) => self.state_saved.set(fp),
             Err(e) => log(format_args!(
                 "cannot write state file {}: {e}",
@@ -229,11 +245,21 @@ pub fn bind_all(cfg: &Config) -> Result<Sockets, String> {
     })
 }
 
+/// Bytes of `tracker.max_memory` given to the access FIFOs' changesets
+/// (a thirty-second of it, when a FIFO is configured).
+pub fn changes_budget(cfg: &Config) -> usize {
+    if cfg.access.fifo_add.is_none() && cfg.access.fifo_delete.is_none() {
+        return 0;
+    }
+    cfg.max_memory / 32
+}
+
 /// Builds the swarm tables from the configuration.
 pub fn build_tracker(cfg: &Config) -> Result<Tracker, String> {
     let labels = label_budget(cfg);
+    let changes = changes_budget(cfg);
     let limits = Limits {
-        max_memory: cfg.max_memory - labels,
+        max_memory: cfg.max_memory - labels - changes,
         max_torrents: cfg.max_torrents,
         max_peers_per_torrent: cfg.max_peers_per_torrent,
         peer_timeout: cfg.peer_timeout,
@@ -241,6 +267,9 @@ pub fn build_tracker(cfg: &Config) -> Result<Tracker, String> {
     let swarm = Swarm::new(limits, random_seed()).map_err(|e| e.0)?;
     let mut tracker = Tracker::new(swarm, Settings::from(cfg));
     tracker.set_labels(Labels::new(labels)?);
+    tracker.set_changes_capacity(changes / ENTRY_BYTES);
+    // opentracker's g_tracker_id is random too; the state file keeps it.
+    tracker.stats.tracker_id = random_seed() as u32;
     Ok(tracker)
 }
 
@@ -280,17 +309,36 @@ pub fn run(
     shared.reload_access("start-up");
     if let Some(path) = &cfg.state_file {
         let mut tracker = shared.tracker.borrow_mut();
-        match state::load(path, &mut tracker.swarm) {
-            Ok(n) => log(format_args!(
-                "state {}: restored {n} completed counts",
-                path.display()
-            )),
-            Err(e) => log(format_args!(
-                "state {}: {e}; ignored, starting from zero",
-                path.display()
-            )),
-        }
+        let first_run = !path.exists();
+        let kept_id = match state::load(path, &mut tracker.swarm) {
+            Ok(l) => {
+                log(format_args!(
+                    "state {}: restored {} completed counts",
+                    path.display(),
+                    l.restored
+                ));
+                l.tracker_id
+            }
+            Err(e) => {
+                log(format_args!(
+                    "state {}: {e}; ignored, starting from zero",
+                    path.display()
+                ));
+                None
+            }
+        };
         shared.state_saved.set(state::fingerprint(&tracker.swarm));
+        match kept_id {
+            Some(id) => tracker.stats.tracker_id = id,
+            // No file yet: write one now, so the new id stays the same after
+            // any restart. (A corrupt file is left for the operator to look
+            // at until the next regular write.)
+            None if first_run => {
+                drop(tracker);
+                shared.save_state(true);
+            }
+            None => {}
+        }
     }
     let cap = shared.tracker.borrow().swarm.capacity();
     // Printed once the access list and state are loaded: "listening" means ready.
@@ -311,6 +359,28 @@ pub fn run(
         shared.spawn(http::serve(l, shared.clone())).detach();
     }
     shared.spawn(sweeper(shared.clone())).detach();
+    for (path, change) in [
+        (&cfg.access.fifo_add, Change::Add),
+        (&cfg.access.fifo_delete, Change::Delete),
+    ] {
+        if let Some(path) = path {
+            let kind = match shared.access_file {
+                Some((Mode::Whitelist, _)) => "whitelist",
+                _ => "blacklist",
+            };
+            let capacity = shared.tracker.borrow().changes().2;
+            log(format_args!(
+                "FIFO {}: info hashes written here are {} the {kind} at once (room for {capacity} changes until the next reload)",
+                path.display(),
+                match change {
+                    Change::Add => "added to",
+                    Change::Delete => "deleted from",
+                }
+            ));
+            let task = fifo::serve(path.clone(), change, shared.clone());
+            shared.spawn(task).detach();
+        }
+    }
     if cfg.access.reload_interval > 0 && shared.access_file.is_some() {
         let every = Duration::from_secs(cfg.access.reload_interval.into());
         shared

@@ -74,19 +74,30 @@ fn os_err(what: &str) -> String {
     format!("{what}: {}", std::io::Error::last_os_error())
 }
 
+/// Work done in the final root directory while the process may still be
+/// root (files to create for the user to be: uid and gid given when root).
+pub type Prepare<'a> = &'a mut dyn FnMut(Option<(u32, u32)>) -> Result<(), String>;
+
 /// As root: look up `user` (default `nobody`), chroot into `rootdir` if set,
-/// then drop groups, gid and uid. Otherwise: chdir into `rootdir` if set.
-pub fn drop_privileges(rootdir: Option<&Path>, user: Option<&str>) -> Result<Dropped, String> {
+/// run `prepare`, then drop groups, gid and uid. Otherwise: chdir into
+/// `rootdir` if set and run `prepare`.
+pub fn drop_privileges(
+    rootdir: Option<&Path>,
+    user: Option<&str>,
+    prepare: Prepare<'_>,
+) -> Result<Dropped, String> {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     if !root {
         if let Some(dir) = rootdir {
             std::env::set_current_dir(dir)
                 .map_err(|e| format!("cannot chdir to {}: {e}", dir.display()))?;
+            prepare(None)?;
             return Ok(Dropped {
                 summary: format!("not root: working directory {}", dir.display()),
             });
         }
+        prepare(None)?;
         return Ok(Dropped {
             summary: "not root: privileges unchanged".into(),
         });
@@ -107,6 +118,7 @@ pub fn drop_privileges(rootdir: Option<&Path>, user: Option<&str>) -> Result<Dro
             .map_err(|e| format!("cannot chdir to / in the chroot: {e}"))?;
         summary.push_str(&format!("chroot {}, ", dir.display()));
     }
+    prepare(Some((account.uid, account.gid)))?;
     // SAFETY: plain syscalls with scalar arguments; setgroups gets an empty list.
     unsafe {
         if libc::setgroups(0, std::ptr::null()) != 0 {

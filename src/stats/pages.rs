@@ -56,7 +56,7 @@ const COMPLETED_HEAD: &[u8] = b"# HELP smoltracker_release_completed_total Compl
 # TYPE smoltracker_release_completed_total counter\n";
 
 /// Where a streamed release page is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageStream {
     kind: PageKind,
     step: usize,
@@ -78,11 +78,13 @@ impl PageStream {
     }
 
     /// Writes the next part of the page into `out`; 0 when it is over.
+    /// Labels of hashes `allowed` refuses (deleted through a FIFO) are not shown.
     pub fn chunk(
         &mut self,
         stats: &Stats,
         swarm: &mut Swarm,
         labels: &Labels,
+        allowed: &dyn Fn(&InfoHash) -> bool,
         out: &mut [u8],
     ) -> usize {
         let mut w = Writer::new(out);
@@ -97,7 +99,9 @@ impl PageStream {
                 Part::Head => true,
                 Part::Middle => w.put(COMPLETED_HEAD).is_ok(),
                 Part::Tail => w.put(self.tail()).is_ok(),
-                Part::Labelled | Part::Unlabelled => self.records(part, &mut w, swarm, labels),
+                Part::Labelled | Part::Unlabelled => {
+                    self.records(part, &mut w, swarm, labels, allowed)
+                }
             };
             if !fits {
                 if w.is_empty() {
@@ -144,12 +148,17 @@ impl PageStream {
         w: &mut Writer<'_>,
         swarm: &mut Swarm,
         labels: &Labels,
+        allowed: &dyn Fn(&InfoHash) -> bool,
     ) -> bool {
         while w.remaining() >= RECORD_MAX {
             let (hash, label, counts) = if let Part::Labelled = part {
                 let Some((hash, label)) = labels.next_after(self.after.as_ref()) else {
                     return true;
                 };
+                self.after = Some(hash);
+                if !allowed(&hash) {
+                    continue;
+                }
                 (hash, Some(label), swarm.scrape(&hash))
             } else {
                 let Some(hash) = swarm.next_hash_after(self.after) else {
@@ -157,7 +166,8 @@ impl PageStream {
                 };
                 self.after = Some(hash);
                 // Labelled ones were listed already; removed ones have nothing to say.
-                let Some(counts) = swarm.get(&hash).filter(|_| !labels.contains(&hash)) else {
+                let labelled = labels.contains(&hash) && allowed(&hash);
+                let Some(counts) = swarm.get(&hash).filter(|_| !labelled) else {
                     continue;
                 };
                 (hash, None, counts)

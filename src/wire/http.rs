@@ -136,6 +136,21 @@ pub fn put_head(
     })
 }
 
+/// Frames a 200 reply after which the connection closes, the way opentracker
+/// answers its stats: an `HTTP/1.0` status line and `Connection: close`
+/// (body at `buf[HEAD_ROOM..HEAD_ROOM + body_len]`, as for [`frame`]).
+pub fn frame_final(
+    buf: &mut [u8],
+    body_len: usize,
+    content_type: &[u8],
+) -> Result<core::ops::Range<usize>, Overflow> {
+    let range = frame(buf, body_len, 200, content_type, false)?;
+    // "HTTP/1.1" -> "HTTP/1.0": the rest of the head is the same.
+    let minor = buf.get_mut(range.start + 7).ok_or(Overflow)?;
+    *minor = b'0';
+    Ok(range)
+}
+
 /// Frames a body already written at `buf[HEAD_ROOM..HEAD_ROOM + body_len]`
 /// by writing the head right in front of it. Returns the range to send.
 pub fn frame(
@@ -213,6 +228,17 @@ mod tests {
         .unwrap();
         assert_eq!(h.forwarded_for, Some(b"192.0.2.7".as_slice()));
         assert_eq!(h.real_ip, Some(b"198.51.100.2".as_slice()));
+    }
+
+    #[test]
+    fn final_frame_is_http10_and_closes() {
+        let mut buf = [0u8; 256];
+        buf[HEAD_ROOM..HEAD_ROOM + 2].copy_from_slice(b"42");
+        let r = frame_final(&mut buf, 2, b"text/plain").unwrap();
+        assert_eq!(
+            &buf[r],
+            b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\n42"
+        );
     }
 
     #[test]
