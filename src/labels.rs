@@ -254,6 +254,49 @@ impl Labels {
         }
     }
 
+    /// Labels `hash` with the text after it on an added FIFO line (cleaned
+    /// as in [`Labels::rebuild`]; a blank or `#` text changes nothing).
+    /// Entries after it move up by one, in place; a replaced label's old text
+    /// stays as garbage until the next rebuild. False when the store is full.
+    pub fn set(&mut self, hash: &InfoHash, rest: &[u8]) -> bool {
+        let rest = rest.trim_ascii();
+        if rest.is_empty() || rest.starts_with(b"#") {
+            return true;
+        }
+        let (label, _) = clean(rest);
+        if label.is_empty() {
+            return true;
+        }
+        let i = self.lower_bound(hash);
+        let exists = i < self.len && self.hash_at(i) == *hash;
+        let len = self.len + usize::from(!exists);
+        let text = self.text_bytes + label.len();
+        let Some(words) = self.words.as_mut() else {
+            return false;
+        };
+        if len * ENTRY_WORDS + text.div_ceil(4) > words.len() || text >= 1 << 24 {
+            return false;
+        }
+        if !exists {
+            // The text moves up by one entry, then the entries after `i`.
+            let base = self.len * ENTRY_WORDS;
+            let text_words = self.text_bytes.div_ceil(4);
+            words.copy_within(base..base + text_words, base + ENTRY_WORDS);
+            words.copy_within(i * ENTRY_WORDS..base, (i + 1) * ENTRY_WORDS);
+            for (j, c) in hash.chunks_exact(4).enumerate() {
+                words[i * ENTRY_WORDS + j] = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]);
+            }
+        }
+        let base = len * ENTRY_WORDS * 4;
+        for (j, &b) in label.iter().enumerate() {
+            put_byte(words, base + self.text_bytes + j, b);
+        }
+        words[i * ENTRY_WORDS + 5] = ((self.text_bytes as u32) << 8) | label.len() as u32;
+        self.len = len;
+        self.text_bytes = text;
+        true
+    }
+
     fn hash_at(&self, i: usize) -> InfoHash {
         let mut h = [0u8; 20];
         if let Some(words) = &self.words {
@@ -455,6 +498,51 @@ mod tests {
         }
         assert_eq!(seen.len(), 101);
         assert!(seen.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn set_inserts_in_order_and_replaces() {
+        let mut s = Labels::new(1024).unwrap();
+        s.rebuild(format!("{:040x} ten\n{:040x} thirty\n", 10, 30).as_bytes());
+        let h = |n: u32| {
+            let mut h = [0u8; 20];
+            h[16..].copy_from_slice(&n.to_be_bytes());
+            h
+        };
+        assert!(s.set(&h(20), b"  twenty\x01 "));
+        assert!(s.set(&h(5), b"five"));
+        assert!(s.set(&h(40), b"forty"));
+        assert!(s.set(&h(10), b"TEN"), "replaces");
+        assert!(s.set(&h(50), b"# a comment"));
+        assert!(s.set(&h(50), b""));
+        let mut all = Vec::new();
+        let mut after = None;
+        while let Some((hash, label)) = s.next_after(after.as_ref()) {
+            all.push((
+                u32::from_be_bytes(hash[16..].try_into().unwrap()),
+                label.to_vec(),
+            ));
+            after = Some(hash);
+        }
+        let want: Vec<(u32, Vec<u8>)> = [
+            (5, "five"),
+            (10, "TEN"),
+            (20, "twenty"),
+            (30, "thirty"),
+            (40, "forty"),
+        ]
+        .iter()
+        .map(|(n, l)| (*n, l.as_bytes().to_vec()))
+        .collect();
+        assert_eq!(all, want);
+        assert!(s.used() <= s.budget());
+        // Full: refused, nothing changed.
+        let mut small = Labels::new(64).unwrap();
+        assert!(small.set(&h(1), &[b'a'; 30]));
+        assert!(!small.set(&h(2), &[b'b'; 20]));
+        assert_eq!(small.len(), 1);
+        assert_eq!(small.get(&h(1)).map(|l| l.len()), Some(30));
+        assert!(!Labels::none().set(&h(1), b"x"));
     }
 
     #[test]

@@ -73,6 +73,21 @@ fn json(t: &Tracker) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", String::from_utf8_lossy(&body)))
 }
 
+/// (info_hash, label) of every torrent in `mode=json`, in order.
+fn labels(t: &Tracker) -> Vec<(String, serde_json::Value)> {
+    json(t)["torrents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["info_hash"].as_str().unwrap().to_string(),
+                r["label"].clone(),
+            )
+        })
+        .collect()
+}
+
 /// Undoes the Prometheus text format's label-value escaping.
 fn prom_unescape(v: &str) -> String {
     let mut out = String::new();
@@ -297,19 +312,6 @@ fn reload_changes_labels() {
     let (a, b) = ([0xA1; 20], [0xB2; 20]);
     std::fs::write(&wl, format!("{}  old name\n{}\n", hex(&a), hex(&b))).unwrap();
     let t = Tracker::start(&["-w", wl.to_str().unwrap()]);
-    let labels = |t: &Tracker| -> Vec<(String, serde_json::Value)> {
-        json(t)["torrents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                (
-                    r["info_hash"].as_str().unwrap().to_string(),
-                    r["label"].clone(),
-                )
-            })
-            .collect()
-    };
     t.http(&announce_url(&b, 1, "&left=0"));
     assert_eq!(
         labels(&t),
@@ -407,4 +409,55 @@ fn json_counts_evictions_and_refusals() {
     assert_eq!(doc["labels"]["count"], 0, "no whitelist, no labels");
     assert_eq!(doc["memory"]["labels_cap"], 0);
     assert!(doc["torrents"][0]["label"].is_null());
+}
+
+#[test]
+fn labels_follow_fifo_changes() {
+    let dir = scratch_dir("fifolabels");
+    let (wl, add, del) = (dir.join("whitelist"), dir.join("add"), dir.join("delete"));
+    let conf = dir.join("smoltracker.conf");
+    let (a, b) = ([0xA1; 20], [0xB2; 20]);
+    std::fs::write(&wl, format!("{}  from the file\n", hex(&a))).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "listen.tcp_udp 127.0.0.1:0\naccess.whitelist {}\naccess.fifo_add {}\naccess.fifo_delete {}\n",
+            wl.display(),
+            add.display(),
+            del.display()
+        ),
+    )
+    .unwrap();
+    let t = Tracker::start_raw(&["-f", conf.to_str().unwrap()]);
+    let write = |fifo: &std::path::Path, line: String| {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+        f.write_all(line.as_bytes()).unwrap();
+    };
+    assert_eq!(labels(&t), vec![(hex(&a), "from the file".into())]);
+    // Added with a name: labelled at once, <script> and all.
+    write(&add, format!("{}  <b>fifo</b> \"release\"\n", hex(&b)));
+    assert!(eventually(5, || labels(&t).len() == 2), "{}", t.log());
+    assert_eq!(
+        labels(&t),
+        vec![
+            (hex(&a), "from the file".into()),
+            (hex(&b), "<b>fifo</b> \"release\"".into())
+        ]
+    );
+    let (_, html) = http_get_all(t.tcp[0], "/stats?mode=html");
+    assert!(String::from_utf8_lossy(&html).contains("&lt;b&gt;fifo&lt;/b&gt; &quot;release&quot;"));
+    // Deleted: the label goes with it (Prometheus too).
+    write(&del, format!("{}\n", hex(&a)));
+    assert!(eventually(5, || labels(&t)
+        == vec![(hex(&b), "<b>fifo</b> \"release\"".into())]));
+    let (_, prom) = http_get_all(t.tcp[0], "/metrics");
+    let prom = String::from_utf8_lossy(&prom);
+    assert!(
+        !prom.contains(&hex(&a)) && prom.contains(&hex(&b)),
+        "{prom}"
+    );
+    // A reload makes the file the truth again.
+    signal(&t, "HUP");
+    assert!(eventually(5, || labels(&t) == vec![(hex(&a), "from the file".into())]));
 }

@@ -14,8 +14,8 @@ pub const LINE_MAX: usize = 4096;
 /// What one line said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Line<'a> {
-    /// An info hash.
-    Hash(InfoHash),
+    /// An info hash, and the text after it (a release name on a whitelist).
+    Hash(InfoHash, &'a [u8]),
     /// Not a hash: the line (cut to [`LINE_MAX`]) and why.
     Bad(&'a [u8], &'static str),
 }
@@ -31,7 +31,7 @@ pub fn parse_line(raw: &[u8]) -> Option<Line<'_>> {
         .filter(|_| line.get(40).is_none_or(|c| !c.is_ascii_hexdigit()))
         .and_then(parse_hex20);
     Some(match hash {
-        Some(h) => Line::Hash(h),
+        Some(h) => Line::Hash(h, &line[40..]),
         None => Line::Bad(line, "not a 40-hex info hash"),
     })
 }
@@ -110,7 +110,7 @@ mod tests {
         let mut out = Vec::new();
         let mut each = |l: Line<'_>| {
             out.push(match l {
-                Line::Hash(h) => format!("hash {:02x}", h[0]),
+                Line::Hash(h, _) => format!("hash {:02x}", h[0]),
                 Line::Bad(text, why) => format!("bad {} ({why})", String::from_utf8_lossy(text)),
             })
         };

@@ -136,11 +136,19 @@ struct Batch {
 impl Batch {
     fn line(&mut self, line: Line<'_>, change: Change, shared: &Shared, name: &str) {
         match line {
-            Line::Hash(hash) => match shared.tracker.borrow_mut().change_access(hash, change) {
-                Applied::Changed => self.changed += 1,
-                Applied::Unchanged => self.unchanged += 1,
-                Applied::Full => self.full += 1,
-            },
+            Line::Hash(hash, rest) => {
+                let mut tracker = shared.tracker.borrow_mut();
+                let applied = tracker.change_access(hash, change);
+                // A name after an added hash labels it until the next reload.
+                if change == Change::Add && applied != Applied::Full {
+                    tracker.labels_mut().set(&hash, rest);
+                }
+                match applied {
+                    Applied::Changed => self.changed += 1,
+                    Applied::Unchanged => self.unchanged += 1,
+                    Applied::Full => self.full += 1,
+                }
+            }
             Line::Bad(text, why) => {
                 self.bad += 1;
                 if self.bad <= REPORT_MAX {
