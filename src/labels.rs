@@ -42,19 +42,15 @@ impl Cleaned {
         self.cut || self.controls || self.invalid_utf8
     }
 
-    /// A human-readable list of what was changed.
-    pub fn describe(self) -> String {
-        let mut parts = Vec::new();
-        if self.invalid_utf8 {
-            parts.push("invalid UTF-8 replaced");
-        }
-        if self.controls {
-            parts.push("control characters dropped");
-        }
-        if self.cut {
-            parts.push("cut to 64 bytes");
-        }
-        format!("label {}", parts.join(", "))
+    /// What was changed, one message each.
+    pub fn messages(self) -> impl Iterator<Item = &'static str> {
+        [
+            (self.invalid_utf8, "label: invalid UTF-8 replaced"),
+            (self.controls, "label: control characters dropped"),
+            (self.cut, "label: cut to 64 bytes"),
+        ]
+        .into_iter()
+        .filter_map(|(on, m)| on.then_some(m))
     }
 }
 
@@ -104,7 +100,7 @@ pub struct LabelNote {
     /// 1-based line number.
     pub line: usize,
     /// What happened to it.
-    pub what: String,
+    pub what: &'static str,
 }
 
 /// Result of a rebuild.
@@ -195,11 +191,8 @@ impl Labels {
                 continue;
             }
             let (label, note) = clean(rest);
-            if note.any() {
-                notes.push(LabelNote {
-                    line: i + 1,
-                    what: note.describe(),
-                });
+            for what in note.messages() {
+                notes.push(LabelNote { line: i + 1, what });
             }
             if !label.is_empty() {
                 found.push((hash, label));
@@ -468,7 +461,7 @@ mod tests {
         let r = s.rebuild(text.as_bytes());
         assert_eq!(r.notes.len(), 1);
         assert_eq!(r.notes[0].line, 2);
-        assert_eq!(r.notes[0].what, "label cut to 64 bytes");
+        assert_eq!(r.notes[0].what, "label: cut to 64 bytes");
     }
 
     #[test]

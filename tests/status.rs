@@ -186,18 +186,19 @@ fn labels_show_in_json_prometheus_and_html_with_scrape_counts() {
     // A cleaned label is reported with file:line (line 1 is the comment).
     assert!(
         eventually(5, || t.log().contains(&format!(
-            "{}:5: label control characters dropped",
+            "{}:5: label: control characters dropped",
             wl.display()
         ))),
         "{}",
         t.log()
     );
+    assert!(t.log().contains(&format!(
+        "{}:6: label: invalid UTF-8 replaced",
+        wl.display()
+    )));
     assert!(t
         .log()
-        .contains(&format!("{}:6: label invalid UTF-8 replaced", wl.display())));
-    assert!(t
-        .log()
-        .contains(&format!("{}:7: label cut to 64 bytes", wl.display())));
+        .contains(&format!("{}:7: label: cut to 64 bytes", wl.display())));
     // Different counts per torrent: i seeders, 2 leechers, one completed for even i.
     for (i, (h, _, _)) in entries.iter().enumerate() {
         for s in 0..i {
