@@ -108,6 +108,22 @@ if [ "$s" = "$o" ]; then ok "mode=statedump: same HEX:...:downloaded records"; e
     bad "statedump differs:"; diff <(echo "$o") <(echo "$s") >&2 || true
 fi
 
+# opentracker's statedump seeds smoltracker's state file.
+curl -s -m 5 --compressed "http://127.0.0.1:$op/stats?mode=statedump" > "$work/state"
+chmod 666 "$work/state"
+printf 'tracker.state_file %s\n' "$work/state" > "$work/state.conf"
+chmod 644 "$work/state.conf"
+dp=$(port)
+"$bin" -f "$work/state.conf" -i 127.0.0.1 -p "$dp" -P "$dp" 2> "$work/state.log" &
+pids+=($!)
+wait_http "$dp" || { cat "$work/state.log"; exit 1; }
+r=$(curl -s -m 5 "http://127.0.0.1:$dp/scrape?info_hash=$(enc $A)")
+if [[ $r == *"10:downloadedi1e"* ]] && grep -q "restored 2 completed counts" "$work/state.log"; then
+    ok "opentracker's statedump seeds tracker.state_file"
+else
+    bad "statedump seeding: $r / $(cat "$work/state.log")"
+fi
+
 outline() {
     python3 -c '
 import sys, xml.etree.ElementTree as ET
