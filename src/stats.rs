@@ -102,13 +102,16 @@ pub struct Stats {
 }
 
 /// opentracker's HTTP error classes as `mode=everything` names them
-/// (`ot_failed_request_names`), in its order.
-pub const OPENTRACKER_ERROR_NAMES: [&str; 8] = [
+/// (`ot_failed_request_names` over `CODE_HTTPERROR_COUNT`), in its order:
+/// nine in today's sources and in Debian's build (2021), which print all of
+/// these.
+pub const OPENTRACKER_ERROR_NAMES: [&str; 9] = [
     "302 Redirect",
     "400 Parse Error",
     "400 Invalid Parameter",
     "400 Invalid Parameter (compact=0)",
     "400 Not Modest",
+    "402 Payment Required",
     "403 Access Denied",
     "404 Not found",
     "500 Internal Server Error",
@@ -116,15 +119,17 @@ pub const OPENTRACKER_ERROR_NAMES: [&str; 8] = [
 
 impl Stats {
     /// The HTTP error counts in opentracker's classes
-    /// ([`OPENTRACKER_ERROR_NAMES`]): `compact=0` is served here and full
-    /// scrapes are never refused as immodest (both 0), and an oversized
-    /// request counts as a 500, as opentracker counts it.
-    pub fn opentracker_errors(&self) -> [u64; 8] {
+    /// ([`OPENTRACKER_ERROR_NAMES`]): `compact=0` is served here, full
+    /// scrapes are never refused as immodest and nothing asks for payment
+    /// (all 0), and an oversized request counts as a 500, as opentracker
+    /// counts it.
+    pub fn opentracker_errors(&self) -> [u64; 9] {
         let e = |k: HttpError| self.http_errors[k as usize];
         [
             e(HttpError::Redirect),
             e(HttpError::BadRequest),
             e(HttpError::BadParameter),
+            0,
             0,
             0,
             e(HttpError::Forbidden),
@@ -133,10 +138,11 @@ impl Stats {
         ]
     }
 
-    /// Counts an announce the store accepted: its `completed` event, and for
-    /// HTTP the numwant it was served with.
-    pub fn count_announce(&mut self, a: &crate::swarm::Announce, http_numwant: Option<usize>) {
-        if a.event == crate::wire::query::Event::Completed {
+    /// Counts an announce the store accepted: a completed download it
+    /// counted (`completed`: the torrent's count went up), and for HTTP the
+    /// numwant it was served with.
+    pub fn count_announce(&mut self, completed: bool, http_numwant: Option<usize>) {
+        if completed {
             self.completed += 1;
         }
         if let Some(n) = http_numwant {
@@ -381,8 +387,8 @@ impl Stats {
             }
             Page::HttpErrors => {
                 let c = self.opentracker_errors();
-                // opentracker's short labels over its classes, 402 (Not Modest) left out.
-                let counts = [c[0], c[1], c[2], c[3], c[5], c[6], c[7]];
+                // opentracker's short labels over its classes (no 402 line).
+                let counts = [c[0], c[1], c[2], c[3], c[6], c[7], c[8]];
                 for (label, n) in HTTP_ERROR_LABELS.iter().zip(counts) {
                     w.put(label.as_bytes())?;
                     w.put(b" ")?;
@@ -817,6 +823,7 @@ mod tests {
             ("400 Invalid Parameter", 0),
             ("400 Invalid Parameter (compact=0)", 0),
             ("400 Not Modest", 0),
+            ("402 Payment Required", 0),
             ("403 Access Denied", 1),
             ("404 Not found", 1),
             ("500 Internal Server Error", 2),

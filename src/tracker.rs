@@ -543,6 +543,8 @@ impl Tracker {
             numwant,
             other_family: true,
         };
+        // Completed downloads the store counts (not repeated events).
+        let before = (a.event == query::Event::Completed).then(|| self.swarm.scrape(&a.info_hash));
         let counts = match self.swarm.announce(&a, now, &mut self.selection) {
             Ok(c) => c,
             Err(refusal) => {
@@ -550,7 +552,8 @@ impl Tracker {
                 return bencode::put_failure(w, refusal.message());
             }
         };
-        self.stats.count_announce(&a, Some(numwant));
+        let completed = before.is_some_and(|b| counts.downloaded > b.downloaded);
+        self.stats.count_announce(completed, Some(numwant));
         let interval = u64::from(self.settings.interval);
         w.put(b"d")?;
         bencode::put_key_int(w, b"complete", counts.seeders.into())?;
@@ -695,6 +698,8 @@ impl Tracker {
             numwant,
             other_family: false,
         };
+        // Completed downloads the store counts (not repeated events).
+        let before = (a.event == query::Event::Completed).then(|| self.swarm.scrape(&a.info_hash));
         let counts = match self.swarm.announce(&a, now, &mut self.selection) {
             Ok(c) => c,
             Err(refusal) => {
@@ -702,7 +707,8 @@ impl Tracker {
                 return self.udp_error(w, r.transaction_id, refusal.message());
             }
         };
-        self.stats.count_announce(&a, None);
+        let completed = before.is_some_and(|b| counts.downloaded > b.downloaded);
+        self.stats.count_announce(completed, None);
         udp::put_announce_head(
             w,
             r.transaction_id,

@@ -340,25 +340,6 @@ pub fn run(
             None => {}
         }
     }
-    let cap = shared.tracker.borrow().swarm.capacity();
-    // Printed once the access list and state are loaded: "listening" means ready.
-    eprintln!(
-        "smoltracker {}: listening on {}; memory cap {} KiB ({} torrents, {} IPv4 peers)",
-        env!("CARGO_PKG_VERSION"),
-        sockets.describe(),
-        cfg.max_memory >> 10,
-        cap.torrents,
-        cap.ipv4_peers
-    );
-    for s in sockets.udp {
-        let s = Async::new(s).map_err(|e| format!("udp socket: {e}"))?;
-        shared.spawn(udp::serve(s, shared.clone())).detach();
-    }
-    for l in sockets.tcp {
-        let l = Async::new(l).map_err(|e| format!("tcp listener: {e}"))?;
-        shared.spawn(http::serve(l, shared.clone())).detach();
-    }
-    shared.spawn(sweeper(shared.clone())).detach();
     for (path, change) in [
         (&cfg.access.fifo_add, Change::Add),
         (&cfg.access.fifo_delete, Change::Delete),
@@ -381,6 +362,25 @@ pub fn run(
             shared.spawn(task).detach();
         }
     }
+    let cap = shared.tracker.borrow().swarm.capacity();
+    // Printed once the access list and state are loaded: "listening" means ready.
+    eprintln!(
+        "smoltracker {}: listening on {}; memory cap {} KiB ({} torrents, {} IPv4 peers)",
+        env!("CARGO_PKG_VERSION"),
+        sockets.describe(),
+        cfg.max_memory >> 10,
+        cap.torrents,
+        cap.ipv4_peers
+    );
+    for s in sockets.udp {
+        let s = Async::new(s).map_err(|e| format!("udp socket: {e}"))?;
+        shared.spawn(udp::serve(s, shared.clone())).detach();
+    }
+    for l in sockets.tcp {
+        let l = Async::new(l).map_err(|e| format!("tcp listener: {e}"))?;
+        shared.spawn(http::serve(l, shared.clone())).detach();
+    }
+    shared.spawn(sweeper(shared.clone())).detach();
     if cfg.access.reload_interval > 0 && shared.access_file.is_some() {
         let every = Duration::from_secs(cfg.access.reload_interval.into());
         shared
