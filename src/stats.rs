@@ -125,11 +125,22 @@ impl Stats {
     }
 
     /// Counts an announce the store accepted: a completed download it
-    /// counted (`completed`: the torrent's count went up), and for HTTP the
+    /// counted (`completed`: the torrent's count went up), a re-announce
+    /// `renewed` seconds after the peer's previous one, and for HTTP the
     /// numwant it was served with.
-    pub fn count_announce(&mut self, completed: bool, http_numwant: Option<usize>) {
+    pub fn count_announce(
+        &mut self,
+        completed: bool,
+        renewed: Option<u32>,
+        http_numwant: Option<usize>,
+    ) {
         if completed {
             self.completed += 1;
+        }
+        if let Some(minute) = renewed.map(|secs| secs as usize / 60) {
+            if let Some(n) = self.renewed.0.get_mut(minute) {
+                *n += 1;
+            }
         }
         if let Some(n) = http_numwant {
             self.numwants.0[n.min(NUMWANT_MAX)] += 1;
@@ -854,7 +865,7 @@ mod tests {
         );
         assert_eq!(
             render(Page::Slash24s, &stats),
-            "Networks, limit /28:\n\nNetworks, limit /24:\n\n"
+            "Networks, limit /28:\n00000003: 10.0.0.0\n\nNetworks, limit /24:\n00000003: 10.0.0.0\n\n"
         );
         assert_eq!(render(Page::FullLog, &stats), "");
     }

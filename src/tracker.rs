@@ -504,7 +504,8 @@ impl Tracker {
             }
         };
         let completed = before.is_some_and(|b| counts.downloaded > b.downloaded);
-        self.stats.count_announce(completed, Some(numwant));
+        let renewed = self.swarm.renewed_after();
+        self.stats.count_announce(completed, renewed, Some(numwant));
         let interval = u64::from(self.settings.interval);
         w.put(b"d")?;
         bencode::put_key_int(w, b"complete", counts.seeders.into())?;
@@ -659,7 +660,8 @@ impl Tracker {
             }
         };
         let completed = before.is_some_and(|b| counts.downloaded > b.downloaded);
-        self.stats.count_announce(completed, None);
+        let renewed = self.swarm.renewed_after();
+        self.stats.count_announce(completed, renewed, None);
         udp::put_announce_head(
             w,
             r.transaction_id,

@@ -267,6 +267,8 @@ fn every_stats_mode_answers_in_opentrackers_layout() {
     t.http(&announce_url(&a, 2, "&left=0"));
     t.http(&announce_url(&a, 3, "&left=9&numwant=7"));
     t.udp_client().announce(&b, 5, 2, 4);
+    // A re-announce: opentracker's renew counts it by minutes since the last one.
+    t.http(&announce_url(&a, 2, "&left=0&numwant=7"));
     t.http("/nowhere");
     let page = |mode: &str| {
         let r = t.http(&format!("/stats?mode={mode}"));
@@ -322,7 +324,7 @@ fn every_stats_mode_answers_in_opentrackers_layout() {
     );
     let renew = page("renew");
     let expect: Vec<String> = (0..45)
-        .map(|m| format!("{m:02} 0"))
+        .map(|m| format!("{m:02} {}", u8::from(m == 0)))
         .chain([String::new()])
         .collect();
     assert_eq!(renew.split('\n').collect::<Vec<_>>(), expect);
@@ -335,15 +337,16 @@ fn every_stats_mode_answers_in_opentrackers_layout() {
         .all(|(i, l)| l.starts_with(&format!("{i:03} => "))));
     assert_eq!(
         (lines[7], lines[50]),
-        ("007 => 1", "050 => 2"),
+        ("007 => 2", "050 => 2"),
         "{numwants}"
     );
     assert!(page("version").starts_with("smoltracker "));
     assert_eq!(page("busy"), "Networks, limit /28:\n\n");
     assert_eq!(page("woodpeckers"), "Networks, limit /28:\n\n");
+    // Four stored IPv4 peers, all on loopback: 127.0.0.0/28 and /24.
     assert_eq!(
         page("s24s"),
-        "Networks, limit /28:\n\nNetworks, limit /24:\n\n"
+        "Networks, limit /28:\n00000004: 127.0.0.0\n\nNetworks, limit /24:\n00000004: 127.0.0.0\n\n"
     );
     assert_eq!(page("fulllog"), "");
 
