@@ -671,3 +671,42 @@ fn an_opentracker_statedump_seeds_the_state_file() {
     );
     assert!(body.windows(expect_b.len()).any(|w| w == expect_b));
 }
+
+/// As root with a chroot: the FIFOs are made inside it, owned by the user the
+/// tracker drops to, and read by it after the drop, writer after writer.
+#[test]
+fn fifos_live_inside_the_chroot_and_are_read_after_the_drop() {
+    use std::os::unix::fs::MetadataExt;
+    if !is_root() || std::env::var("SMOLTRACKER_RUNNER").is_ok_and(|r| !r.is_empty()) {
+        eprintln!("skipped: needs root (and a native binary) to chroot and setuid");
+        return;
+    }
+    let dir = scratch_dir("compat-chroot");
+    std::fs::create_dir(dir.join("run")).unwrap();
+    std::fs::write(dir.join("whitelist"), "").unwrap();
+    let conf = dir.join("ot.conf");
+    std::fs::write(
+        &conf,
+        "tracker.user nobody\naccess.whitelist /whitelist\naccess.fifo_add /run/adder.fifo\n",
+    )
+    .unwrap();
+    let d = dir.to_str().unwrap();
+    let t = Tracker::start(&["-f", conf.to_str().unwrap(), "-d", d]);
+    let fifo = dir.join("run/adder.fifo");
+    let m = std::fs::metadata(&fifo).expect("the FIFO inside the chroot");
+    assert!(m.file_type().is_fifo());
+    assert_eq!(
+        (m.uid(), m.mode() & 0o777),
+        (65534, 0o620),
+        "owned by nobody"
+    );
+    for (i, h) in [[0x61; 20], [0x62; 20], [0x63; 20]].iter().enumerate() {
+        write_fifo(&fifo, &format!("{}\n", hex(h)));
+        assert!(
+            eventually(1, || !refused(&t.http(&announce_url(h, 5, "&left=1")))),
+            "writer {i}: {}",
+            t.log()
+        );
+    }
+    assert!(t.log().contains("running as nobody"), "{}", t.log());
+}
