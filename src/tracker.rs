@@ -9,12 +9,14 @@ use crate::access::{AccessList, Mode, NOT_AUTHORIZED};
 use crate::config::Config;
 use crate::connection_id::ConnectionIdKey;
 use crate::network::Network;
-use crate::stats::{put_torrent_record, top, HttpError, Page, Stats, TorrentFormat};
+use crate::stats::{put_torrent_record, top, HttpError, Stats, TorrentFormat};
 use crate::swarm::{Announce, Selection, Swarm};
 use crate::wire::http::{self, RequestHead, HEAD_ROOM};
 use crate::wire::query::{self, InfoHash, QueryError};
 use crate::wire::udp;
 use crate::wire::{bencode, Overflow, Writer};
+
+mod stats_page;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
@@ -230,52 +232,6 @@ impl Tracker {
         self.finish(body, b"text/plain", keep_alive, out)
     }
 
-    /// A stats page. Answered like opentracker answers it, HTTP/1.0 style:
-    /// `Connection: close` and then the connection closes, whatever the
-    /// request asked, so readers that read until the server closes are done
-    /// at once.
-    fn stats_page(
-        &mut self,
-        head: &RequestHead<'_>,
-        peer: IpAddr,
-        now: u32,
-        out: &mut [u8],
-    ) -> HttpReply {
-        if !self.settings.stats_allowed.is_empty()
-            && !Network::any_contains(&self.settings.stats_allowed, peer)
-        {
-            return self.http_error(403, false, out);
-        }
-        let page = match head.path {
-            b"/metrics" => Some(Page::Prometheus),
-            _ => Page::parse(head.query),
-        };
-        let page = match page {
-            None => return self.http_error(400, false, out),
-            Some(page) => page,
-        };
-        let body = match page {
-            Page::PerTorrent(format) => StreamBody::Torrents(format),
-            Page::Top(amount) => StreamBody::Top {
-                amount,
-                seeds: false,
-            },
-            page => {
-                let body = self.body(out, |t, w| t.stats.render(page, &t.swarm, now, w));
-                return match body.and_then(|len| http::frame_final(out, len, page.content_type())) {
-                    Ok(range) => HttpReply {
-                        code: 200,
-                        range,
-                        keep_alive: false,
-                        stream: None,
-                    },
-                    Err(Overflow) => self.http_error(500, false, out),
-                };
-            }
-        };
-        self.start_stream(body, true, page.content_type(), out)
-    }
-
     fn finish(
         &mut self,
         body: Result<usize, Overflow>,
@@ -372,34 +328,6 @@ impl Tracker {
             }
         }
         self.stats.full_scrape_bytes += w.len() as u64;
-        w.len()
-    }
-
-    /// One list of `mode=top10`/`top100` per call: by peers, then by seeds.
-    fn top_chunk(
-        &mut self,
-        s: &mut Stream,
-        amount: top::Amount,
-        seeds: bool,
-        out: &mut [u8],
-    ) -> usize {
-        let rank = if seeds {
-            top::Rank::Seeds
-        } else {
-            top::Rank::Peers
-        };
-        let mut w = Writer::new(out);
-        let written = top::put_list(&mut w, &self.swarm, amount, rank);
-        if seeds || written.is_err() {
-            s.done = true;
-        }
-        s.body = StreamBody::Top {
-            amount,
-            seeds: true,
-        };
-        if written.is_err() {
-            return 0;
-        }
         w.len()
     }
 
