@@ -710,3 +710,64 @@ fn fifos_live_inside_the_chroot_and_are_read_after_the_drop() {
     }
     assert!(t.log().contains("running as nobody"), "{}", t.log());
 }
+
+#[test]
+fn ipv6_networks_for_stats_and_proxies() {
+    if !ipv6_loopback_works() {
+        eprintln!("skipped: no IPv6 loopback");
+        return;
+    }
+    let dir = scratch_dir("compat-v6");
+    let start = |name: &str, text: &str| {
+        let conf = dir.join(name);
+        std::fs::write(&conf, text).unwrap();
+        Tracker::start_raw(&[
+            "-i",
+            "::1",
+            "-p",
+            "0",
+            "-P",
+            "0",
+            "-f",
+            conf.to_str().unwrap(),
+        ])
+    };
+    let outside = start(
+        "a.conf",
+        "access.stats 2001:db8::/32\naccess.proxy 2001:db8::/32\n",
+    );
+    assert_eq!(outside.http("/stats").status, 403);
+    let inside = start("b.conf", "access.stats ::/127\naccess.proxy ::/120\n");
+    assert_eq!(inside.http("/stats").status, 200);
+    let h = [0x66; 20];
+    for t in [&outside, &inside] {
+        let mut s = connect(t.tcp[0]);
+        let req = format!(
+            "GET {} HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 192.0.2.9\r\nConnection: close\r\n\r\n",
+            announce_url(&h, 4000, "&left=0")
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        read_response(&mut s).unwrap();
+    }
+    let peers = |t: &Tracker| {
+        let r = t.http(&announce_url(&h, 5000, "&left=5"));
+        (
+            ben_get(&r.body, "peers").map(<[u8]>::to_vec),
+            ben_get(&r.body, "peers6").map(<[u8]>::to_vec),
+        )
+    };
+    assert_eq!(
+        peers(&inside).0.as_deref(),
+        Some([192, 0, 2, 9, 0x0f, 0xa0].as_slice()),
+        "believed from a proxy in ::/120"
+    );
+    let (v4, v6) = peers(&outside);
+    assert!(
+        v4.is_none_or(|p| p.is_empty()),
+        "not believed outside 2001:db8::/32"
+    );
+    assert!(
+        v6.is_some_and(|p| p.len() == 18 && p[15] == 1),
+        "the proxy itself (::1) is the peer"
+    );
+}
