@@ -140,10 +140,12 @@ impl Counts {
             }
             w.put_dec((*count).into())?;
             w.put(b": ")?;
-            let mut text = heapless::String::<16>::new();
-            use std::fmt::Write as _;
-            write!(text, "{}", Ipv4Addr::from(*net)).map_err(|_| Overflow)?;
-            w.put(text.as_bytes())?;
+            for (i, octet) in net.to_be_bytes().iter().enumerate() {
+                if i > 0 {
+                    w.put(b".")?;
+                }
+                w.put_dec((*octet).into())?;
+            }
             w.put(b"\n")?;
         }
         w.put(b"\n")
