@@ -771,3 +771,36 @@ fn ipv6_networks_for_stats_and_proxies() {
         "the proxy itself (::1) is the peer"
     );
 }
+
+/// With a blacklist (or no list at all) the FIFOs change the blacklist: an
+/// added hash is refused, a deleted one served again.
+#[test]
+fn fifos_change_the_blacklist_when_there_is_no_whitelist() {
+    let dir = scratch_dir("compat-black");
+    let (banned, other) = ([0x71; 20], [0x72; 20]);
+    std::fs::write(dir.join("blacklist"), format!("{}\n", hex(&banned))).unwrap();
+    for list in [true, false] {
+        let conf = dir.join("ot.conf");
+        let mut text = format!(
+            "access.fifo_add {d}/add.fifo\naccess.fifo_delete {d}/del.fifo\n",
+            d = dir.display()
+        );
+        if list {
+            text += &format!("access.blacklist {}/blacklist\n", dir.display());
+        }
+        std::fs::write(&conf, text).unwrap();
+        let t = Tracker::start(&["-f", conf.to_str().unwrap()]);
+        let allowed = |h: &[u8; 20]| !refused(&t.http(&announce_url(h, 7, "&left=5")));
+        assert_eq!(allowed(&banned), !list);
+        write_fifo(&dir.join("add.fifo"), &format!("{}\n", hex(&other)));
+        assert!(eventually(1, || !allowed(&other)), "added to the blacklist");
+        write_fifo(&dir.join("del.fifo"), &format!("{}\n", hex(&banned)));
+        assert!(eventually(1, || allowed(&banned)), "deleted from it");
+        signal(&t, "HUP");
+        assert!(
+            eventually(2, || allowed(&other) && allowed(&banned) != list),
+            "{}",
+            t.log()
+        );
+    }
+}
