@@ -357,7 +357,7 @@ impl Stats {
             }
             Page::FullScrape => {
                 // opentracker prints the count times 1000 (MRTG scaling).
-                line(w, self.full_scrapes * 1000)?;
+                line(w, self.full_scrapes.saturating_mul(1000))?;
                 line(w, self.full_scrape_bytes)?;
                 uptime_lines(w, uptime)?;
                 w.put(b"opentracker full scrape stats, ")?;
