@@ -63,7 +63,8 @@ http = {
     "body": "GET /announce HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
     "pipelined": get(f"/announce?info_hash={H_AA}&port=7") + get("/scrape"),
 }
-for mode in ["peer", "conn", "scrp", "udp4", "tcp4", "torr", "fscr", "herr", "version", "everything", "prom"]:
+for mode in ["peer", "conn", "scrp", "udp4", "tcp4", "torr", "fscr", "herr", "version", "everything", "prom",
+             "busy", "s24s", "completed", "top10", "top100", "renew", "syncs", "statedump", "fulllog", "woodpeckers", "numwants"]:
     http[f"stats_{mode}"] = get(f"/stats?mode={mode}")
 for fmt in ["txt", "txtp", "url", "bin", "ben", "xml"]:
     http[f"stats_tpbs_{fmt}"] = get(f"/stats?mode=tpbs&format={fmt}")

@@ -593,6 +593,14 @@ mod tests {
             ),
             ("tracker.user\n", "x.conf:1: tracker.user needs a value"),
             (
+                "\naccess.proxy 173.245.48.0/33\n",
+                "x.conf:2: access.proxy: expected an IP address or network",
+            ),
+            (
+                "access.stats 2400:cb00::/\n",
+                "x.conf:1: access.stats: expected an IP address or network",
+            ),
+            (
                 "tracker.max_memory 1K\n",
                 "x.conf:1: tracker.max_memory: at least 64K",
             ),
@@ -640,25 +648,6 @@ mod tests {
             err.0.starts_with("-A: expected an IP address or network"),
             "{err}"
         );
-        for (text, expect) in [
-            (
-                "\naccess.proxy 173.245.48.0/33\n",
-                "x.conf:2: access.proxy: expected an IP address or network",
-            ),
-            (
-                "access.stats 2400:cb00::/\n",
-                "x.conf:1: access.stats: expected an IP address or network",
-            ),
-        ] {
-            let err = parse_file(
-                text,
-                Path::new("x.conf"),
-                &mut Config::default(),
-                &mut Vec::new(),
-            )
-            .unwrap_err();
-            assert!(err.0.starts_with(expect), "{} vs {}", err.0, expect);
-        }
     }
 
     #[test]

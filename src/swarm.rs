@@ -255,6 +255,9 @@ pub struct Swarm {
     /// Torrents ever added (a generation number for `order`).
     added: u64,
     order: OrderBatch,
+    /// Seconds since the previous announce of the peer the last announce
+    /// renewed (`None`: it was new), for opentracker's `mode=renew`.
+    renewed_after: Option<u32>,
 }
 
 fn tick(now: u32) -> u16 {
@@ -335,6 +338,7 @@ impl Swarm {
                 generation: 0,
                 valid: false,
             },
+            renewed_after: None,
         })
     }
 
@@ -467,6 +471,27 @@ impl Swarm {
         self.order.valid = true;
     }
 
+    /// After an announce: seconds since that peer's previous announce, or
+    /// `None` when it was not stored (new, or back after timing out).
+    pub fn renewed_after(&self) -> Option<u32> {
+        self.renewed_after
+    }
+
+    /// Calls `f` with the address of every stored IPv4 peer (in no order).
+    pub fn for_each_ipv4_peer(&self, mut f: impl FnMut(std::net::Ipv4Addr)) {
+        for t in &self.torrents {
+            let off = t.lists[Family::V4 as usize];
+            if off == NONE {
+                continue;
+            }
+            let (len, _) = self.len_seeds(off as usize);
+            for i in 0..len as usize {
+                let word = self.arena[self.entry(off as usize, Family::V4, i)];
+                f(std::net::Ipv4Addr::from(word.to_ne_bytes()));
+            }
+        }
+    }
+
     /// Counts for one torrent, if it is stored.
     pub fn get(&self, hash: &InfoHash) -> Option<Counts> {
         self.find(hash).1.map(|t| self.counts(t))
@@ -513,6 +538,7 @@ impl Swarm {
         sel: &mut Selection,
     ) -> Result<Counts, Refusal> {
         sel.clear();
+        self.renewed_after = None;
         let key = PeerKey::new(a.ip, a.port);
         let tk = tick(now);
         let mut swept = false;
@@ -538,6 +564,7 @@ impl Swarm {
             }
             let (pos, was_seeder) = match found {
                 Some(i) => {
+                    self.renewed_after = Some(self.peer_age(t, key.family, i, tk));
                     let was_seeder = i < self.seeds(t, key.family);
                     let i = self.set_seeder(t, key.family, i, a.seeder);
                     self.write_peer(t, key.family, i, &key, tk);
@@ -938,6 +965,13 @@ impl Swarm {
         self.search(off, key, 0, seeds)
             .or_else(|_| self.search(off, key, seeds, len))
             .ok()
+    }
+
+    /// Seconds since the peer's last announce (at the store's 16-second resolution).
+    fn peer_age(&self, t: usize, family: Family, i: usize, tk: u16) -> u32 {
+        let off = self.torrents[t].lists[family as usize] as usize;
+        let at = self.entry(off, family, i) + family.words() - 1;
+        u32::from(tk.wrapping_sub(self.arena[at] as u16)) * TICK_SECS
     }
 
     fn is_expired(&self, t: usize, family: Family, i: usize, tk: u16) -> bool {

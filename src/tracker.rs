@@ -10,15 +10,15 @@ use crate::config::Config;
 use crate::connection_id::ConnectionIdKey;
 use crate::labels::Labels;
 use crate::network::Network;
-use crate::stats::pages::{PageKind, PageStream};
-use crate::stats::{
-    put_torrent_record, requested_mode, top, HttpError, Page, Stats, TorrentFormat,
-};
+use crate::stats::pages::PageStream;
+use crate::stats::{put_torrent_record, top, HttpError, Stats, TorrentFormat};
 use crate::swarm::{Announce, Selection, Swarm};
 use crate::wire::http::{self, RequestHead, HEAD_ROOM};
 use crate::wire::query::{self, InfoHash, QueryError};
 use crate::wire::udp;
 use crate::wire::{bencode, Overflow, Writer};
+
+mod stats_page;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
@@ -256,67 +256,6 @@ impl Tracker {
         self.finish(body, b"text/plain", keep_alive, out)
     }
 
-    /// A stats page. Answered like opentracker answers it, HTTP/1.0 style:
-    /// `Connection: close` and then the connection closes, whatever the
-    /// request asked, so readers that read until the server closes are done
-    /// at once.
-    fn stats_page(
-        &mut self,
-        head: &RequestHead<'_>,
-        peer: IpAddr,
-        now: u32,
-        out: &mut [u8],
-    ) -> HttpReply {
-        let mode = match head.path {
-            b"/metrics" => b"prom",
-            _ => requested_mode(head.query),
-        };
-        let public = self
-            .settings
-            .stats_public
-            .iter()
-            .any(|m| m.as_bytes() == mode);
-        if !public
-            && !self.settings.stats_allowed.is_empty()
-            && !Network::any_contains(&self.settings.stats_allowed, peer)
-        {
-            return self.http_error(403, false, out);
-        }
-        let page = match head.path {
-            b"/metrics" => Some(Page::Prometheus),
-            _ => Page::parse(head.query),
-        };
-        let page = match page {
-            None => return self.http_error(400, false, out),
-            Some(page) => page,
-        };
-        let body = match page {
-            Page::PerTorrent(format) => StreamBody::Torrents(format),
-            Page::Json => StreamBody::Releases(PageStream::new(PageKind::Json, now)),
-            Page::Html => StreamBody::Releases(PageStream::new(PageKind::Html, now)),
-            Page::Prometheus if !self.labels.is_empty() => {
-                StreamBody::Releases(PageStream::new(PageKind::Prometheus, now))
-            }
-            Page::Top(amount) => StreamBody::Top {
-                amount,
-                seeds: false,
-            },
-            page => {
-                let body = self.body(out, |t, w| t.stats.render(page, &t.swarm, now, w));
-                return match body.and_then(|len| http::frame_final(out, len, page.content_type())) {
-                    Ok(range) => HttpReply {
-                        code: 200,
-                        range,
-                        keep_alive: false,
-                        stream: None,
-                    },
-                    Err(Overflow) => self.http_error(500, false, out),
-                };
-            }
-        };
-        self.start_stream(body, true, page.content_type(), out)
-    }
-
     fn finish(
         &mut self,
         body: Result<usize, Overflow>,
@@ -424,34 +363,6 @@ impl Tracker {
         w.len()
     }
 
-    /// One list of `mode=top10`/`top100` per call: by peers, then by seeds.
-    fn top_chunk(
-        &mut self,
-        s: &mut Stream,
-        amount: top::Amount,
-        seeds: bool,
-        out: &mut [u8],
-    ) -> usize {
-        let rank = if seeds {
-            top::Rank::Seeds
-        } else {
-            top::Rank::Peers
-        };
-        let mut w = Writer::new(out);
-        let written = top::put_list(&mut w, &self.swarm, amount, rank);
-        if seeds || written.is_err() {
-            s.done = true;
-        }
-        s.body = StreamBody::Top {
-            amount,
-            seeds: true,
-        };
-        if written.is_err() {
-            return 0;
-        }
-        w.len()
-    }
-
     /// Writes a plain-text error response (400, 404, 405, 413, 500, 503).
     pub fn http_error(&mut self, code: u16, keep_alive: bool, out: &mut [u8]) -> HttpReply {
         let class = match code {
@@ -553,7 +464,8 @@ impl Tracker {
             }
         };
         let completed = before.is_some_and(|b| counts.downloaded > b.downloaded);
-        self.stats.count_announce(completed, Some(numwant));
+        let renewed = self.swarm.renewed_after();
+        self.stats.count_announce(completed, renewed, Some(numwant));
         let interval = u64::from(self.settings.interval);
         w.put(b"d")?;
         bencode::put_key_int(w, b"complete", counts.seeders.into())?;
@@ -708,7 +620,8 @@ impl Tracker {
             }
         };
         let completed = before.is_some_and(|b| counts.downloaded > b.downloaded);
-        self.stats.count_announce(completed, None);
+        let renewed = self.swarm.renewed_after();
+        self.stats.count_announce(completed, renewed, None);
         udp::put_announce_head(
             w,
             r.transaction_id,

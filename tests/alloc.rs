@@ -119,6 +119,14 @@ fn answering_requests_does_not_allocate() {
         "everything",
         "prom",
         "version",
+        "completed",
+        "syncs",
+        "renew",
+        "numwants",
+        "busy",
+        "s24s",
+        "woodpeckers",
+        "fulllog",
     ] {
         http_reqs.push(format!("GET /stats?mode={mode} HTTP/1.1\r\n\r\n"));
     }
@@ -176,6 +184,15 @@ fn answering_requests_does_not_allocate() {
                 streamed += n;
             }
             assert!(streamed > 2000, "{streamed} bytes");
+        }
+        // The top lists and the statedump, streamed the same way.
+        for raw in [
+            b"GET /stats?mode=top100 HTTP/1.1\r\n\r\n".as_slice(),
+            b"GET /stats?mode=statedump HTTP/1.1\r\n\r\n",
+        ] {
+            let head = parse_head(raw).unwrap();
+            let mut stream = t.http(&head, clients[0], round, &mut out).stream.unwrap();
+            while t.stream_chunk(&mut stream, &mut out) > 0 {}
         }
     }
     let http_allocs = ALLOCS.load(Ordering::Relaxed) - before;

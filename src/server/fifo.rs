@@ -152,11 +152,16 @@ impl Batch {
             Line::Bad(text, why) => {
                 self.bad += 1;
                 if self.bad <= REPORT_MAX {
-                    let shown = &text[..text.len().min(60)];
-                    log(format_args!(
-                        "{name}: {why}, skipped: {:?}",
-                        String::from_utf8_lossy(shown)
-                    ));
+                    // Printable ASCII as is, anything else as '?' (no Debug
+                    // escaping: it links Unicode tables into router builds).
+                    let shown: String = text[..text.len().min(60)]
+                        .iter()
+                        .map(|&b| match b {
+                            b' '..=b'~' => b as char,
+                            _ => '?',
+                        })
+                        .collect();
+                    log(format_args!("{name}: {why}, skipped: \"{shown}\""));
                 }
             }
         }

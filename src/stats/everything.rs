@@ -117,3 +117,73 @@ impl Stats {
         w.put(b"  </smoltracker>\n")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::stats::tests::render;
+    use crate::stats::{HttpError, Page, Stats, VERSION_LINE};
+
+    /// `mode=everything` is opentracker's document line for line
+    /// (`stats_return_everything`), then smoltracker's own element.
+    #[test]
+    fn everything_is_opentrackers_document() {
+        let mut stats = Stats {
+            tracker_id: 3_141_592_653,
+            completed: 4,
+            tcp_connections: 10,
+            tcp_announces: 6,
+            tcp_scrapes: 2,
+            udp_requests: 20,
+            udp_connects: 5,
+            udp_announces: 4,
+            udp_scrapes: 1,
+            udp_errors: 3,
+            refused_full: 7,
+            refused_access: 8,
+            ..Stats::default()
+        };
+        stats.renewed.0[0] = 11;
+        stats.renewed.0[44] = 12;
+        stats.http_error(HttpError::NotFound);
+        stats.http_error(HttpError::TooLarge);
+        stats.http_error(HttpError::Internal);
+        stats.http_error(HttpError::Forbidden);
+        let mut expect = String::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<stats>\n  <tracker_id>3141592653</tracker_id>\n  <version>\n",
+        );
+        expect += VERSION_LINE;
+        expect += "  </version>\n  <uptime>7200</uptime>\n  <torrents>\n    <count_mutex>2</count_mutex>\n    <count_iterator>2</count_iterator>\n  </torrents>\n";
+        expect += "  <peers>\n    <count>3</count>\n  </peers>\n  <seeds>\n    <count>1</count>\n  </seeds>\n  <completed>\n    <count>4</count>\n  </completed>\n";
+        expect += "  <connections>\n    <tcp>\n      <accept>10</accept>\n      <announce>6</announce>\n      <scrape>2</scrape>\n    </tcp>\n";
+        expect += "    <udp>\n      <overall>20</overall>\n      <connect>5</connect>\n      <announce>4</announce>\n      <scrape>1</scrape>\n      <missmatch>3</missmatch>\n    </udp>\n";
+        expect += "    <livesync>\n      <count>0</count>\n    </livesync>\n  </connections>\n  <debug>\n    <renew>\n";
+        for i in 0..45 {
+            let n = match i {
+                0 => 11,
+                44 => 12,
+                _ => 0,
+            };
+            expect += &format!("      <count interval=\"{i:02}\">{n}</count>\n");
+        }
+        expect += "    </renew>\n    <http_error>\n";
+        for (code, n) in [
+            ("302 Redirect", 0),
+            ("400 Parse Error", 0),
+            ("400 Invalid Parameter", 0),
+            ("400 Invalid Parameter (compact=0)", 0),
+            ("400 Not Modest", 0),
+            ("402 Payment Required", 0),
+            ("403 Access Denied", 1),
+            ("404 Not found", 1),
+            ("500 Internal Server Error", 2),
+        ] {
+            expect += &format!("      <count code=\"{code}\">{n}</count>\n");
+        }
+        expect += "    </http_error>\n    <mutex_stall>\n      <count>0</count>\n    </mutex_stall>\n  </debug>\n";
+        let x = render(Page::Everything, &stats);
+        assert!(x.starts_with(&expect), "{x}");
+        let extra = &x[expect.len()..];
+        assert!(extra.starts_with("  <smoltracker>\n    <refused>\n      <full>7</full>\n      <access>8</access>\n    </refused>\n"), "{extra}");
+        assert!(extra.ends_with("  </smoltracker>\n</stats>"), "{extra}");
+    }
+}
