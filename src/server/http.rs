@@ -187,6 +187,12 @@ async fn connection(
     pending: Pending,
 ) -> io::Result<()> {
     timed(IO_TIMEOUT, stream.write_all(&pending.unsent)).await?;
+    // Memory budget: a connection holds at most its two buffers at once
+    // (budget::CONNECTION_BYTES), so the unsent copy goes before they come.
+    let pending = Pending {
+        unsent: Vec::new(),
+        ..pending
+    };
     if let Some(body) = pending.stream {
         let mut out = vec![0u8; RESPONSE_MAX];
         return write_stream(&mut stream, shared, body, &mut out).await;

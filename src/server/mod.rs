@@ -194,13 +194,14 @@ pub fn bind_all(cfg: &Config) -> Result<Sockets, String> {
 
 /// Builds the swarm tables from the configuration.
 pub fn build_tracker(cfg: &Config) -> Result<Tracker, String> {
+    let budget = crate::budget::divide(cfg)?;
     let limits = Limits {
-        max_memory: cfg.max_memory,
+        max_memory: budget.tables,
         max_torrents: cfg.max_torrents,
         max_peers_per_torrent: cfg.max_peers_per_torrent,
         peer_timeout: cfg.peer_timeout,
     };
-    let swarm = Swarm::new(limits, random_seed()).map_err(|e| e.0)?;
+    let swarm = Swarm::with_policy(limits, cfg.policy, random_seed()).map_err(|e| e.0)?;
     Ok(Tracker::new(swarm, Settings::from(cfg)))
 }
 
@@ -229,7 +230,7 @@ pub fn run(
     let shared: Shared = Rc::new(SharedState {
         tracker: RefCell::new(tracker),
         connections: Cell::new(0),
-        max_connections: cfg.max_connections,
+        max_connections: crate::budget::divide(cfg)?.connections,
         started: Instant::now(),
         executor: LocalExecutor::new(),
         access_file,
@@ -253,6 +254,7 @@ pub fn run(
         shared.state_saved.set(state::fingerprint(&tracker.swarm));
     }
     let cap = shared.tracker.borrow().swarm.capacity();
+    log(crate::budget::divide(cfg)?.describe(cfg.max_memory));
     // Printed once the access list and state are loaded: "listening" means ready.
     eprintln!(
         "smoltracker {}: listening on {}; memory cap {} KiB ({} torrents, {} IPv4 peers)",

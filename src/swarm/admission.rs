@@ -1,61 +1,223 @@
-//! Admission and eviction: which torrent gets a table slot and which peer
-//! gives up its place when a torrent or the arena is full.
+//! Admission and eviction: which torrent gets a table slot, which peer gives
+//! up its place when a torrent or the arena is full, and how many places one
+//! address may hold.
+//!
+//! - A full torrent table evicts the least valuable of a few sampled
+//!   torrents for a newcomer: fewest distinct peer addresses, then no
+//!   completed downloads, then least recently announced. A torrent announced
+//!   from two or more addresses, or with completed downloads, is never
+//!   evicted for a (single-peer) newcomer; the newcomer is refused only when
+//!   every candidate is worth more.
+//! - One IPv4 address or IPv6 /64 holds at most `max_peers_per_address`
+//!   peers in a torrent; past that its newcomer replaces its own oldest peer.
+//! - A full torrent evicts from its most-represented address first (its
+//!   oldest peer), and never evicts a seeder to admit a leecher.
 
 use super::*;
 
+/// Torrents sampled as eviction candidates per new torrent in a full table.
+pub const EVICTION_SAMPLES: usize = 8;
+
+/// Why a torrent's block has no room for one more peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NoRoom {
+    /// Not even one more block fits in the arena.
+    Arena,
+    /// A leecher in a full torrent holding only seeders: it is answered but
+    /// not stored (a seeder is never evicted for a leecher).
+    SeedersOnly,
+}
+
 impl Swarm {
+    /// A table slot for a new torrent: free, freed by expiry, or taken from a
+    /// less valuable torrent.
     pub(super) fn insert_torrent(&mut self, hash: &InfoHash, now: u32) -> Result<usize, Refusal> {
         if self.torrents.len() >= self.max_torrents {
             self.pressure_sweep(now);
-            if self.torrents.len() >= self.max_torrents {
+            if self.torrents.len() >= self.max_torrents && !self.evict_torrent(None, tick(now)) {
                 return Err(Refusal::Full);
             }
         }
         Ok(self.push_torrent(hash))
     }
 
-    /// A peer with the oldest timestamp in the block (ties: a random one).
-    /// Scans from a random entry for one as old as the block's bound; when
-    /// the bound is stale (no such peer) one full pass finds the oldest and
-    /// tightens the bound, so a hot full torrent pays O(1) per replacement.
-    pub(super) fn oldest_peer(&mut self, off: usize, family: Family, tk: u16) -> usize {
-        let len = self.len_seeds(off).0 as usize;
-        if len == 0 {
-            return 0;
+    /// Evicts the least valuable of `EVICTION_SAMPLES` random torrents if it
+    /// is worth less than a single-peer newcomer (one address at most and no
+    /// completed downloads); never the torrent `keep`. Returns whether one went.
+    pub(super) fn evict_torrent(&mut self, keep: Option<&InfoHash>, tk: u16) -> bool {
+        let n = self.torrents.len();
+        if n == 0 {
+            return false;
         }
-        let bound_age = self.bound_age(off, tk);
-        let wpp = family.words();
-        let start = (self.next_random() % len as u64) as usize;
-        let (mut best, mut best_age) = (start, 0u16);
-        for j in 0..len {
-            let i = if start + j < len {
-                start + j
-            } else {
-                start + j - len
+        // (distinct addresses, ticks since its last announce, position)
+        let mut best: Option<(u8, u16, usize)> = None;
+        for _ in 0..EVICTION_SAMPLES {
+            let t = (self.next_random() % n as u64) as usize;
+            let torrent = &self.torrents[t];
+            if torrent.downloaded > 0 || keep == Some(&torrent.hash) {
+                continue;
+            }
+            let (addresses, idle) = self.torrent_value(t, tk);
+            if addresses >= 2 {
+                continue;
+            }
+            let better = match best {
+                None => true,
+                Some((a, i, _)) => addresses < a || (addresses == a && idle > i),
             };
-            let age = tk.wrapping_sub(self.arena[self.entry(off, family, i) + wpp - 1] as u16);
-            if age >= bound_age {
-                return i;
-            }
-            if age > best_age {
-                (best, best_age) = (i, age);
+            if better {
+                best = Some((addresses, idle, t));
             }
         }
-        self.set_oldest_bound(off, tk.wrapping_sub(best_age));
-        best
+        let Some((_, _, t)) = best else {
+            return false;
+        };
+        self.remove_torrent(t);
+        self.admission.torrents_evicted += 1;
+        true
     }
 
-    /// Adds a peer in sorted position and returns it; `None` when not even one
-    /// more peer fits in the arena.
+    /// Distinct peer addresses of torrent `t` (IPv6 by /64), counted up to 2,
+    /// and the ticks since its most recent announce. Stops at the second
+    /// address, so a candidate costs at most `max_peers_per_address` + 1 reads.
+    fn torrent_value(&self, t: usize, tk: u16) -> (u8, u16) {
+        let mut first: Option<(Family, [u32; 2])> = None;
+        let mut idle = u16::MAX;
+        for family in [Family::V4, Family::V6] {
+            let off = self.torrents[t].lists[family as usize];
+            if off == NONE {
+                continue;
+            }
+            let off = off as usize;
+            let (len, _) = self.len_seeds(off);
+            let (plen, wpp) = (family.prefix_words(), family.words());
+            for i in 0..len as usize {
+                let at = self.entry(off, family, i);
+                let mut p = [0u32; 2];
+                p[..plen].copy_from_slice(&self.arena[at..at + plen]);
+                match first {
+                    None => first = Some((family, p)),
+                    Some(f) if f == (family, p) => {}
+                    Some(_) => return (2, 0),
+                }
+                idle = idle.min(tk.wrapping_sub(self.arena[at + wpp - 1] as u16));
+            }
+        }
+        (u8::from(first.is_some()), idle)
+    }
+
+    /// Entries `lo..hi` of a block (one sorted group) whose address starts
+    /// with `prefix` (IPv4: the address; IPv6: its /64): a contiguous range.
+    fn prefix_range(
+        &self,
+        off: usize,
+        family: Family,
+        prefix: &[u32],
+        lo: usize,
+        hi: usize,
+    ) -> (usize, usize) {
+        let plen = prefix.len();
+        let bound = |upper: bool| {
+            let (mut l, mut h) = (lo, hi);
+            while l < h {
+                let mid = l + (h - l) / 2;
+                let at = self.entry(off, family, mid);
+                let ord = self.arena[at..at + plen].cmp(prefix);
+                if ord == Ordering::Less || (upper && ord == Ordering::Equal) {
+                    l = mid + 1;
+                } else {
+                    h = mid;
+                }
+            }
+            l
+        };
+        (bound(false), bound(true))
+    }
+
+    fn age_at(&self, off: usize, family: Family, i: usize, tk: u16) -> u16 {
+        tk.wrapping_sub(self.arena[self.entry(off, family, i) + family.words() - 1] as u16)
+    }
+
+    /// How many peers `key`'s address (IPv6: /64) holds in torrent `t`, and
+    /// the position of its oldest one.
+    pub(super) fn address_load(&self, t: usize, key: &PeerKey, tk: u16) -> (u32, usize) {
+        let family = key.family;
+        let off = self.torrents[t].lists[family as usize];
+        if off == NONE {
+            return (0, 0);
+        }
+        let off = off as usize;
+        let (len, seeds) = self.len_seeds(off);
+        let prefix = &key.addr[..family.prefix_words()];
+        let (mut count, mut oldest, mut oldest_age) = (0, 0, 0);
+        for (lo, hi) in [(0, seeds as usize), (seeds as usize, len as usize)] {
+            let (a, b) = self.prefix_range(off, family, prefix, lo, hi);
+            for i in a..b {
+                let age = self.age_at(off, family, i, tk);
+                if count == 0 || age > oldest_age {
+                    (oldest, oldest_age) = (i, age);
+                }
+                count += 1;
+            }
+        }
+        (count, oldest)
+    }
+
+    /// The peer a full torrent gives up for a newcomer: the oldest peer of
+    /// its most-represented address (IPv6: /64), among leechers only when the
+    /// newcomer is a leecher. `None` when there is no such peer.
+    fn fair_victim(&self, off: usize, family: Family, seeder: bool, tk: u16) -> Option<usize> {
+        let (len, seeds) = self.len_seeds(off);
+        let (len, seeds) = (len as usize, seeds as usize);
+        let lo = if seeder { 0 } else { seeds };
+        if lo >= len {
+            return None;
+        }
+        let plen = family.prefix_words();
+        // (peers of the address, age of the victim, victim)
+        let mut best = (0usize, 0u16, lo);
+        let mut i = lo;
+        while i < len {
+            let group_end = if i < seeds { seeds } else { len };
+            let at = self.entry(off, family, i);
+            let mut prefix = [0u32; 2];
+            prefix[..plen].copy_from_slice(&self.arena[at..at + plen]);
+            let prefix = &prefix[..plen];
+            let (_, run_end) = self.prefix_range(off, family, prefix, i, group_end);
+            // The same address in the other group counts too; its entries
+            // are victims only if that group is eligible.
+            let (olo, ohi) = if i < seeds { (seeds, len) } else { (0, seeds) };
+            let (oa, ob) = self.prefix_range(off, family, prefix, olo, ohi);
+            let count = run_end - i + ob - oa;
+            let others = if olo >= lo { oa..ob } else { 0..0 };
+            for v in (i..run_end).chain(others) {
+                let age = self.age_at(off, family, v, tk);
+                if count > best.0 || (count == best.0 && age > best.1) {
+                    best = (count, age, v);
+                }
+            }
+            i = run_end;
+        }
+        Some(best.2)
+    }
+
+    /// Adds a peer in sorted position and returns it. A newcomer whose
+    /// address already holds `max_peers_per_address` peers replaces that
+    /// address's oldest one.
     pub(super) fn insert_peer(
         &mut self,
         t: usize,
         key: &PeerKey,
         seeder: bool,
         tk: u16,
-    ) -> Option<usize> {
+    ) -> Result<usize, NoRoom> {
         let family = key.family;
-        let off = self.room_for_one(t, family, tk)?;
+        let (load, own_oldest) = self.address_load(t, key, tk);
+        if load >= self.max_per_address {
+            self.remove_peer(t, family, own_oldest);
+            self.admission.replaced_own += 1;
+        }
+        let off = self.room_for_one(t, family, seeder, tk)?;
         let (len, seeds) = self.len_seeds(off);
         let (lo, hi) = if seeder { (0, seeds) } else { (seeds, len) };
         let pos = self
@@ -63,19 +225,25 @@ impl Swarm {
             .unwrap_or_else(|p| p);
         self.open_gap(off, family, pos, seeder);
         self.write_peer(t, family, pos, key, tk);
-        Some(pos)
+        Ok(pos)
     }
 
     /// Makes room for one more peer in a torrent's block: a new block, a
     /// larger block, or (full torrent or full arena) its own expired peers
-    /// dropped, else its oldest peer replaced. Returns the block's offset.
-    pub(super) fn room_for_one(&mut self, t: usize, family: Family, tk: u16) -> Option<usize> {
+    /// dropped, else a fair victim evicted. Returns the block's offset.
+    pub(super) fn room_for_one(
+        &mut self,
+        t: usize,
+        family: Family,
+        seeder: bool,
+        tk: u16,
+    ) -> Result<usize, NoRoom> {
         let f = family as usize;
         if self.torrents[t].lists[f] != NONE {
             let off = self.torrents[t].lists[f] as usize;
             let (len, _) = self.len_seeds(off);
             if len < self.cap(off) {
-                return Some(off);
+                return Ok(off);
             }
             if self.bound_age(off, tk) > self.timeout_ticks {
                 self.expire_block(t, family, tk);
@@ -83,15 +251,17 @@ impl Swarm {
         }
         let off = self.torrents[t].lists[f];
         if off == NONE {
-            let block = self.new_block(t, family, self.class_for(INITIAL_CAP), tk)?;
+            let block = self
+                .new_block(t, family, self.class_for(INITIAL_CAP), tk)
+                .ok_or(NoRoom::Arena)?;
             self.torrents[t].lists[f] = block as u32;
-            return Some(block);
+            return Ok(block);
         }
         let off = off as usize;
         let (len, _) = self.len_seeds(off);
         let cap = self.cap(off);
         if len < cap {
-            return Some(off);
+            return Ok(off);
         }
         if len < self.max_peers {
             if let Some(new) = self.new_block(t, family, self.class_for(cap + 1), tk) {
@@ -104,20 +274,23 @@ impl Swarm {
                 self.set_oldest_bound(new, bound);
                 self.free_block(old);
                 self.torrents[t].lists[f] = new as u32;
-                return Some(new);
+                return Ok(new);
             }
         }
         let off = self.torrents[t].lists[f] as usize;
-        let oldest = self.oldest_peer(off, family, tk);
-        self.remove_peer(t, family, oldest);
+        let victim = self
+            .fair_victim(off, family, seeder, tk)
+            .ok_or(NoRoom::SeedersOnly)?;
+        self.remove_peer(t, family, victim);
+        self.admission.peers_evicted += 1;
         match self.torrents[t].lists[f] {
             // It held a single peer and its block went with it.
             NONE => {
-                let block = self.new_block(t, family, 0, tk)?;
+                let block = self.new_block(t, family, 0, tk).ok_or(NoRoom::Arena)?;
                 self.torrents[t].lists[f] = block as u32;
-                Some(block)
+                Ok(block)
             }
-            off => Some(off as usize),
+            off => Ok(off as usize),
         }
     }
 }

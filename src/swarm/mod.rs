@@ -36,6 +36,7 @@ mod index;
 mod order;
 mod peers;
 mod select;
+pub mod sources;
 #[cfg(test)]
 mod tests;
 
@@ -88,6 +89,47 @@ pub struct Limits {
     pub peer_timeout: u32,
 }
 
+/// Fairness settings of a [`Swarm`]: how many peers one address may hold in
+/// a torrent, and how fast one source network may create torrents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Peers one IPv4 address or IPv6 /64 may hold in one torrent; past
+    /// that a newcomer from it replaces its own oldest peer.
+    pub max_peers_per_address: u32,
+    /// New torrents a source network (/24, /56) may create per minute; 0 = no limit.
+    pub new_torrents_per_minute: u32,
+    /// New torrents a source network may create at once (its bucket size).
+    pub new_torrents_burst: u32,
+}
+
+impl Default for Policy {
+    /// Generous enough for a CGNAT range or a seedbox adding a few hundred
+    /// releases at once.
+    fn default() -> Self {
+        Policy {
+            max_peers_per_address: 16,
+            new_torrents_per_minute: 300,
+            new_torrents_burst: 300,
+        }
+    }
+}
+
+/// Source buckets of the new-torrent budget (8 bytes each; 32 KiB).
+pub const SOURCE_BUCKETS: usize = 4096;
+
+/// What admission and fairness did, for the stats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Admission {
+    /// Torrents evicted from a full table for a newcomer worth more.
+    pub torrents_evicted: u64,
+    /// Peers that replaced their own address's oldest peer (address cap).
+    pub replaced_own: u64,
+    /// Peers evicted from a full torrent for a newcomer.
+    pub peers_evicted: u64,
+    /// Leechers answered but not stored: their full torrent holds only seeders.
+    pub not_stored: u64,
+}
+
 /// Why the store could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SizingError(pub String);
@@ -106,8 +148,11 @@ pub struct Counts {
 /// An announce refused by the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// No room for another torrent even after reclaiming expired peers.
+    /// No room for another torrent even after reclaiming expired peers and
+    /// looking for a less valuable torrent to evict.
     Full,
+    /// The source network created too many torrents lately.
+    Rate,
 }
 
 impl Refusal {
@@ -115,6 +160,7 @@ impl Refusal {
     pub fn message(self) -> &'static str {
         match self {
             Refusal::Full => "tracker is full",
+            Refusal::Rate => "too many new torrents from your network; try again in a minute",
         }
     }
 }
@@ -197,6 +243,15 @@ impl Family {
         }
     }
 
+    /// Words of the address that identify one host: the IPv4 address, or
+    /// the /64 of an IPv6 one.
+    fn prefix_words(self) -> usize {
+        match self {
+            Family::V4 => 1,
+            Family::V6 => 2,
+        }
+    }
+
     fn of_block(cap_word: u32) -> Family {
         if cap_word & FAMILY_BIT != 0 {
             Family::V6
@@ -270,6 +325,9 @@ pub struct Swarm {
     /// Torrents ever added (a generation number for `order`).
     added: u64,
     order: OrderBatch,
+    max_per_address: u32,
+    sources: sources::SourceBuckets,
+    admission: Admission,
 }
 
 fn tick(now: u32) -> u16 {
@@ -288,9 +346,31 @@ const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
 pub const MAX_TORRENTS_LIMIT: usize = SLOT_MASK as usize - 1;
 
 impl Swarm {
-    /// Builds the tables, dividing `limits.max_memory` between them.
-    /// `seed` keys the table hash and the peer selection.
+    /// Builds the tables, dividing `limits.max_memory` between them, with
+    /// the default [`Policy`]. `seed` keys the table hash and the peer selection.
     pub fn new(limits: Limits, seed: u64) -> Result<Swarm, SizingError> {
+        Self::with_policy(limits, Policy::default(), seed)
+    }
+
+    /// Bytes a swarm maps besides the `limits.max_memory` its tables get: the
+    /// ordered-walk batch and the source buckets (when the budget is on). A
+    /// caller dividing one memory cap subtracts these first.
+    pub fn fixed_bytes(policy: &Policy) -> usize {
+        ORDER_BATCH * 5 * 4
+            + if policy.new_torrents_per_minute > 0 {
+                sources::SourceBuckets::bytes(SOURCE_BUCKETS)
+            } else {
+                0
+            }
+    }
+
+    /// [`Swarm::new`] with an explicit fairness policy.
+    pub fn with_policy(limits: Limits, policy: Policy, seed: u64) -> Result<Swarm, SizingError> {
+        if policy.max_peers_per_address == 0 || policy.max_peers_per_address > MAX_PEERS_LIMIT {
+            return Err(SizingError(format!(
+                "max_peers_per_address must be 1..={MAX_PEERS_LIMIT}"
+            )));
+        }
         if limits.max_peers_per_torrent == 0 || limits.max_peers_per_torrent > MAX_PEERS_LIMIT {
             return Err(SizingError(format!(
                 "max_peers_per_torrent must be 1..={MAX_PEERS_LIMIT}"
@@ -349,7 +429,21 @@ impl Swarm {
                 generation: 0,
                 valid: false,
             },
+            max_per_address: policy.max_peers_per_address,
+            sources: sources::SourceBuckets::new(
+                SOURCE_BUCKETS,
+                policy.new_torrents_per_minute,
+                policy.new_torrents_burst,
+                seed,
+            )
+            .map_err(SizingError)?,
+            admission: Admission::default(),
         })
+    }
+
+    /// What admission and fairness have done so far.
+    pub fn admission(&self) -> Admission {
+        self.admission
     }
 
     /// Index slots and bytes of torrent table plus index for `max_torrents`
@@ -396,6 +490,15 @@ impl Swarm {
         self.find(hash).1.map(|t| self.counts(t))
     }
 
+    /// Peers one address (IPv6: its /64) holds in a torrent, expired ones
+    /// not yet swept included; at most `max_peers_per_address`.
+    pub fn peers_from(&self, hash: &InfoHash, ip: IpAddr) -> u32 {
+        match self.find(hash).1 {
+            Some(t) => self.address_load(t, &PeerKey::new(ip, 0), 0).0,
+            None => 0,
+        }
+    }
+
     /// Counts for one torrent; zeros when it is unknown.
     pub fn scrape(&self, hash: &InfoHash) -> Counts {
         match self.find(hash).1 {
@@ -440,11 +543,20 @@ impl Swarm {
         let key = PeerKey::new(a.ip, a.port);
         let tk = tick(now);
         let mut swept = false;
+        let mut evicted = false;
+        let mut charged = false;
         loop {
             let t = match self.find(&a.info_hash).1 {
                 Some(t) => t,
                 None if a.event == Event::Stopped => return Ok(Counts::default()),
-                None => self.insert_torrent(&a.info_hash, now)?,
+                None => {
+                    // Creating a torrent costs the source network a token.
+                    if !charged && !self.sources.take(a.ip, now) {
+                        return Err(Refusal::Rate);
+                    }
+                    charged = true;
+                    self.insert_torrent(&a.info_hash, now)?
+                }
             };
             let mut found = self.find_peer(t, &key);
             if let Some(i) = found.filter(|&i| self.is_expired(t, key.family, i, tk)) {
@@ -468,13 +580,26 @@ impl Swarm {
                     (i, was_seeder)
                 }
                 None => match self.insert_peer(t, &key, a.seeder, tk) {
-                    Some(i) => (i, false),
-                    None => {
+                    Ok(i) => (i, false),
+                    Err(admission::NoRoom::SeedersOnly) => {
+                        // Answered, not stored: no seeder is evicted for a leecher.
+                        self.admission.not_stored += 1;
+                        self.select(t, key.family, None, a, sel);
+                        return Ok(self.counts(t));
+                    }
+                    Err(admission::NoRoom::Arena) => {
                         self.drop_if_unused(t);
                         // Reclaim expired peers everywhere, then try once more.
                         if !swept && self.pressure_sweep(now) {
                             swept = true;
                             continue;
+                        }
+                        // Then take the room of a less valuable torrent.
+                        if !evicted {
+                            evicted = true;
+                            if self.evict_torrent(Some(&a.info_hash), tk) {
+                                continue;
+                            }
                         }
                         return Err(Refusal::Full);
                     }

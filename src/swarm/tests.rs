@@ -265,7 +265,7 @@ fn full_torrent_replaces_its_oldest_peer() {
 /// finds every torrent, and backward-shift deletion keeps it consistent.
 #[test]
 fn index_grows_and_deletes_under_many_torrents() {
-    let mut s = Swarm::new(limits(4 << 20, 5000, 8), 9).unwrap();
+    let mut s = Swarm::with_policy(limits(4 << 20, 5000, 8), no_budget(), 9).unwrap();
     let mut sel = Selection::default();
     let hash = |i: u32| {
         let mut h = [0u8; 20];
@@ -294,8 +294,9 @@ fn index_grows_and_deletes_under_many_torrents() {
     assert_eq!(s.scrape(&hash(5000)), Counts::default());
 }
 
-/// A full torrent under churn: expired peers go first, otherwise the
-/// replaced peer is always one of the oldest (at tick resolution).
+/// A full torrent under churn (one peer per address): expired peers go
+/// first, otherwise the replaced peer is always one of the oldest (at tick
+/// resolution).
 #[test]
 fn full_torrent_churn_replaces_only_expired_or_oldest_peers() {
     let mut lim = limits(1 << 20, 4, 16);
@@ -315,7 +316,8 @@ fn full_torrent_churn_replaces_only_expired_or_oldest_peers() {
         // Mostly a busy torrent; now and then a quiet spell lets peers expire.
         now += if x % 64 == 0 { 100 } else { (x % 7) as u32 };
         let tk = now / TICK_SECS;
-        let key = ((x >> 8) as u8 % 40, 1 + (x >> 16) as u16 % 2);
+        // One peer per host: the fair victim is then simply an oldest peer.
+        let key = ((x >> 8) as u8 % 40, 1);
         let mut a = ann(7, [10, 0, 1, key.0], key.1, false, Event::None);
         a.numwant = 200;
         s.announce(&a, now, &mut sel).unwrap();
@@ -369,41 +371,229 @@ fn full_torrent_churn_replaces_only_expired_or_oldest_peers() {
     assert!(replaced > 1000 && expiries > 100, "{replaced} {expiries}");
 }
 
+fn no_budget() -> Policy {
+    Policy {
+        new_torrents_per_minute: 0,
+        ..Policy::default()
+    }
+}
+
+fn with(max_peers_per_address: u32) -> Policy {
+    Policy {
+        max_peers_per_address,
+        ..no_budget()
+    }
+}
+
+fn stored(sel: &Selection) -> Vec<([u8; 4], u16)> {
+    let mut v: Vec<_> = sel
+        .v4
+        .iter()
+        .map(|r| ([r[0], r[1], r[2], r[3]], u16::from_be_bytes([r[4], r[5]])))
+        .collect();
+    v.sort();
+    v
+}
+
 #[test]
-fn full_table_refuses_new_torrents_until_expiry_frees_room() {
+fn full_table_never_evicts_a_torrent_with_two_addresses_or_downloads() {
     let mut s = Swarm::new(limits(1 << 20, 2, 10), 1).unwrap();
     let mut sel = Selection::default();
     s.announce(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel)
         .unwrap();
-    s.announce(&ann(2, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel)
+    s.announce(&ann(1, [10, 0, 0, 2], 1, false, Event::None), 0, &mut sel)
         .unwrap();
-    let r = s.announce(&ann(3, [10, 0, 0, 1], 1, false, Event::None), 10, &mut sel);
-    assert_eq!(r, Err(Refusal::Full));
-    assert_eq!(s.torrent_count(), 2);
-    // Existing torrents keep working while full.
-    assert!(s
-        .announce(&ann(1, [10, 0, 0, 2], 1, false, Event::None), 10, &mut sel)
-        .is_ok());
-    // Once torrent 2's peer expires the new torrent fits.
     s.announce(
-        &ann(1, [10, 0, 0, 2], 1, false, Event::None),
-        3000,
+        &ann(2, [10, 0, 0, 3], 1, true, Event::Completed),
+        0,
         &mut sel,
     )
     .unwrap();
+    for now in [10, 100, 1000] {
+        let r = s.announce(&ann(3, [10, 0, 9, 1], 1, false, Event::None), now, &mut sel);
+        assert_eq!(r, Err(Refusal::Full));
+    }
+    assert_eq!(s.admission().torrents_evicted, 0);
+    assert_eq!(s.scrape(&[1; 20]).leechers, 2);
+    assert_eq!(s.scrape(&[2; 20]).downloaded, 1);
+    // Existing torrents keep working while full.
+    assert!(s
+        .announce(&ann(1, [10, 0, 0, 4], 1, false, Event::None), 10, &mut sel)
+        .is_ok());
+    // Torrent 2's peer expires.
     s.announce(
         &ann(1, [10, 0, 0, 1], 1, false, Event::None),
         3000,
         &mut sel,
     )
     .unwrap();
+    s.announce(
+        &ann(1, [10, 0, 0, 2], 1, false, Event::None),
+        3000,
+        &mut sel,
+    )
+    .unwrap();
     let r = s.announce(
-        &ann(3, [10, 0, 0, 1], 1, false, Event::None),
+        &ann(3, [10, 0, 9, 1], 1, false, Event::None),
         3000,
         &mut sel,
     );
+    // A torrent left with only its count goes when the table is under
+    // pressure (as before); it was never evicted for a newcomer.
     assert!(r.is_ok());
-    assert_eq!(s.scrape(&[2; 20]), Counts::default());
+    assert_eq!(s.admission().torrents_evicted, 0);
+}
+
+#[test]
+fn full_table_evicts_the_least_recently_announced_junk_for_a_newcomer() {
+    let mut s = Swarm::new(limits(1 << 20, 2, 10), 1).unwrap();
+    let mut sel = Selection::default();
+    s.announce(&ann(1, [10, 9, 9, 9], 1, false, Event::None), 0, &mut sel)
+        .unwrap();
+    s.announce(&ann(2, [10, 9, 9, 9], 2, false, Event::None), 100, &mut sel)
+        .unwrap();
+    let c = s
+        .announce(&ann(3, [10, 0, 0, 1], 1, true, Event::None), 200, &mut sel)
+        .unwrap();
+    assert_eq!(c.seeders, 1);
+    assert_eq!(s.admission().torrents_evicted, 1);
+    assert_eq!(s.scrape(&[1; 20]), Counts::default(), "the older junk went");
+    assert_eq!(s.scrape(&[2; 20]).leechers, 1);
+    // The newcomer's leecher finds its seeder.
+    s.announce(&ann(3, [10, 0, 0, 2], 1, false, Event::None), 201, &mut sel)
+        .unwrap();
+    assert_eq!(stored(&sel), vec![([10, 0, 0, 1], 1)]);
+    check_invariants(&s);
+}
+
+#[test]
+fn new_torrents_are_rate_limited_per_network() {
+    let policy = Policy {
+        new_torrents_per_minute: 60,
+        new_torrents_burst: 3,
+        ..Policy::default()
+    };
+    let mut s = Swarm::with_policy(limits(1 << 20, 64, 10), policy, 1).unwrap();
+    let mut sel = Selection::default();
+    let results: Vec<_> = (0..5u8)
+        .map(|h| {
+            s.announce(
+                &ann(h, [10, 0, 0, 1 + h], 1, false, Event::None),
+                0,
+                &mut sel,
+            )
+        })
+        .collect();
+    assert!(results[..3].iter().all(Result::is_ok));
+    assert_eq!(results[3], Err(Refusal::Rate), "10.0.0.0/24 used its burst");
+    // Existing torrents are not charged; another network has its own budget.
+    assert!(s
+        .announce(&ann(0, [10, 0, 0, 9], 1, false, Event::None), 0, &mut sel)
+        .is_ok());
+    assert!(s
+        .announce(&ann(9, [10, 0, 1, 1], 1, false, Event::None), 0, &mut sel)
+        .is_ok());
+    // One a second refills.
+    assert!(s
+        .announce(&ann(10, [10, 0, 0, 1], 1, false, Event::None), 1, &mut sel)
+        .is_ok());
+    assert_eq!(s.torrent_count(), 5);
+}
+
+#[test]
+fn one_address_holds_at_most_its_share_and_replaces_its_own_oldest() {
+    let mut s = Swarm::with_policy(limits(1 << 20, 8, 100), with(4), 1).unwrap();
+    let mut sel = Selection::default();
+    s.announce(&ann(1, [10, 0, 0, 1], 6000, true, Event::None), 0, &mut sel)
+        .unwrap();
+    for port in 1..=50u16 {
+        let now = u32::from(port) * 16;
+        s.announce(
+            &ann(1, [10, 0, 0, 9], port, false, Event::None),
+            now,
+            &mut sel,
+        )
+        .unwrap();
+    }
+    assert_eq!(s.scrape(&[1; 20]).leechers, 4);
+    assert_eq!(s.admission().replaced_own, 46);
+    s.announce(&ann(1, [10, 0, 0, 2], 1, false, Event::None), 900, &mut sel)
+        .unwrap();
+    let mut expect = vec![([10, 0, 0, 1], 6000)];
+    expect.extend((47..=50).map(|p| ([10, 0, 0, 9], p)));
+    assert_eq!(
+        stored(&sel),
+        expect,
+        "the seeder and the address's newest four"
+    );
+    // IPv6: one /64 is one host.
+    for i in 0..20u16 {
+        let mut a = ann(2, [0; 4], 1, false, Event::None);
+        a.ip = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 0, 0, 0, i));
+        s.announce(&a, 1000, &mut sel).unwrap();
+    }
+    let mut a = ann(2, [0; 4], 1, false, Event::None);
+    a.ip = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 3, 0, 0, 0, 1));
+    s.announce(&a, 1000, &mut sel).unwrap();
+    assert_eq!(
+        s.scrape(&[2; 20]).leechers,
+        5,
+        "4 from the /64, 1 from another"
+    );
+    check_invariants(&s);
+}
+
+#[test]
+fn full_torrent_evicts_from_its_most_represented_address_never_a_seeder_for_a_leecher() {
+    let mut s = Swarm::with_policy(limits(1 << 20, 8, 6), no_budget(), 1).unwrap();
+    let mut sel = Selection::default();
+    // The oldest peer, alone on its address.
+    s.announce(&ann(1, [10, 0, 0, 3], 1, false, Event::None), 0, &mut sel)
+        .unwrap();
+    s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::None), 100, &mut sel)
+        .unwrap();
+    s.announce(&ann(1, [10, 0, 0, 2], 1, true, Event::None), 100, &mut sel)
+        .unwrap();
+    for port in 1..=3 {
+        s.announce(
+            &ann(1, [10, 0, 0, 5], port, false, Event::None),
+            200 + u32::from(port) * 16,
+            &mut sel,
+        )
+        .unwrap();
+    }
+    s.announce(&ann(1, [10, 0, 0, 7], 1, false, Event::None), 400, &mut sel)
+        .unwrap();
+    s.announce(&ann(1, [10, 0, 0, 8], 1, false, Event::None), 400, &mut sel)
+        .unwrap();
+    let got = stored(&sel);
+    assert!(
+        got.contains(&([10, 0, 0, 3], 1)),
+        "the lone oldest peer stays: {got:?}"
+    );
+    assert!(
+        !got.contains(&([10, 0, 0, 5], 1)) && !got.contains(&([10, 0, 0, 5], 2)),
+        "{got:?}"
+    );
+    assert_eq!(s.admission().peers_evicted, 2);
+    // Full of seeders: a leecher is answered but evicts no one.
+    let mut s = Swarm::with_policy(limits(1 << 20, 8, 3), no_budget(), 1).unwrap();
+    for h in 1..=3 {
+        s.announce(&ann(1, [10, 0, 0, h], 1, true, Event::None), 0, &mut sel)
+            .unwrap();
+    }
+    let c = s
+        .announce(&ann(1, [10, 0, 0, 9], 1, false, Event::None), 10, &mut sel)
+        .unwrap();
+    assert_eq!((c.seeders, c.leechers), (3, 0));
+    assert_eq!(stored(&sel).len(), 3, "the leecher still gets the seeders");
+    assert_eq!(s.admission().not_stored, 1);
+    // A seeder may take a seeder's place.
+    let c = s
+        .announce(&ann(1, [10, 0, 0, 10], 1, true, Event::None), 20, &mut sel)
+        .unwrap();
+    assert_eq!((c.seeders, c.leechers), (3, 0));
+    check_invariants(&s);
 }
 
 #[test]
