@@ -144,4 +144,39 @@ mod tests {
         assert_eq!(divide(&c).unwrap().connections, 100);
         assert!(divide(&cfg(128 << 10)).unwrap_err().contains("too small"));
     }
+
+    #[test]
+    fn fairness_directives_and_the_max_connections_line_are_parsed() {
+        let mut c = cfg(4 << 20);
+        let mut warnings = Vec::new();
+        crate::config::parse_file(
+            "tracker.max_peers_per_address 4\ntracker.max_connections 300\ntracker.new_torrents_per_minute 0\ntracker.new_torrents_burst 9\n",
+            std::path::Path::new("f.conf"),
+            &mut c,
+            &mut warnings,
+        )
+        .unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(c.policy.max_peers_per_address, 4);
+        assert_eq!(c.policy.new_torrents_per_minute, 0);
+        assert_eq!(c.policy.new_torrents_burst, 9);
+        let e = divide(&c).unwrap_err();
+        assert!(
+            e.starts_with("f.conf:2: tracker.max_connections 300"),
+            "{e}"
+        );
+        for bad in [
+            "tracker.max_peers_per_address 0",
+            "tracker.new_torrents_burst 0",
+        ] {
+            let e = crate::config::parse_file(
+                bad,
+                std::path::Path::new("f.conf"),
+                &mut c,
+                &mut warnings,
+            )
+            .unwrap_err();
+            assert!(e.0.starts_with("f.conf:1: "), "{}", e.0);
+        }
+    }
 }

@@ -342,6 +342,12 @@ fn rss_anon_kb(pid: u32) -> u64 {
 /// process's anonymous memory within the cap plus its idle footprint.
 #[test]
 fn the_memory_cap_bounds_the_whole_process() {
+    if slow() > 1 {
+        // Under qemu-user the process is the emulator, whose own memory
+        // dwarfs the tracker's: nothing to measure here.
+        eprintln!("skipped under emulation: RssAnon would be the emulator's");
+        return;
+    }
     // No per-network budget and no per-address cap, so four sources can fill
     // both tables.
     let conf = config(

@@ -216,10 +216,10 @@ async fn connection(
     // The buffers for the rest of the connection's life: allocated once per
     // connection, so its requests never allocate.
     let mut req = vec![0u8; REQUEST_MAX];
-    let mut out = vec![0u8; RESPONSE_MAX];
     let mut filled = arrived.len();
     req[..filled].copy_from_slice(arrived);
     drop(pending.unread);
+    let mut out = vec![0u8; RESPONSE_MAX];
     loop {
         // A request must arrive whole within IO_TIMEOUT of its first byte: a
         // client trickling a byte at a time cannot hold the connection.

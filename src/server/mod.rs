@@ -303,7 +303,7 @@ pub fn run(
 
 /// Expires peers, and now and then logs how many announces were refused.
 async fn sweeper(shared: Shared) {
-    let mut reported = (0u64, 0u64);
+    let mut reported = (0u64, 0u64, 0u64);
     let mut last_report = 0u32;
     loop {
         Timer::after(Duration::from_secs(SWEEP_SECS)).await;
@@ -311,12 +311,17 @@ async fn sweeper(shared: Shared) {
         let mut tracker = shared.tracker.borrow_mut();
         tracker.swarm.sweep(now);
         if now.wrapping_sub(last_report) >= REFUSAL_REPORT_SECS {
-            let refused = (tracker.stats.refused_access, tracker.stats.refused_full);
+            let refused = (
+                tracker.stats.refused_access,
+                tracker.stats.refused_full,
+                tracker.stats.refused_rate,
+            );
             if refused != reported {
                 log(format_args!(
-                    "refused {} announces not on the access list and {} because the tracker was full in the last {} minutes",
+                    "refused {} announces not on the access list, {} because the tracker was full and {} new torrents over their network's budget in the last {} minutes",
                     refused.0 - reported.0,
                     refused.1 - reported.1,
+                    refused.2 - reported.2,
                     (now - last_report) / 60
                 ));
             }
