@@ -1097,7 +1097,7 @@ impl OpCtx<'_> {
 
     /// One network announces `1 + count % 16` (roomy: 8) new torrents (one peer each,
     /// all from the same /24): in tiny stores they are refused by the
-    /// budget or evict other junk, never a torrent with two addresses or a
+    /// budget or evict other junk, never a torrent with peers and a
     /// completed download.
     fn junk(&mut self, host: u8, count: u8) {
         let valuable: Vec<u8> = (0..64u8)
@@ -1106,6 +1106,7 @@ impl OpCtx<'_> {
                 c.downloaded > 0 && c.seeders + c.leechers > 0
             })
             .collect();
+        let sweeps = self.s.admission().pressure_sweeps;
         // Roomy stores stay below the table pressure (7/8 full) at which
         // sweeps drop torrents holding only a count: the model stays exact.
         let most = if self.roomy { JUNK_MAX / 2 } else { JUNK_MAX };
@@ -1120,6 +1121,11 @@ impl OpCtx<'_> {
                 other_family: false,
             };
             self.announce(&a);
+        }
+        // A sweep forced by the full table may drop a torrent whose peers had
+        // all expired (completed count and all, as before); nothing else may.
+        if self.s.admission().pressure_sweeps != sweeps {
+            return;
         }
         for h in valuable {
             assert!(

@@ -37,6 +37,7 @@ impl Swarm {
             None => true,
         };
         if due {
+            self.admission.pressure_sweeps += 1;
             self.last_pressure_sweep = Some(now);
             self.sweep(now);
         }

@@ -128,6 +128,9 @@ pub struct Admission {
     pub peers_evicted: u64,
     /// Leechers answered but not stored: their full torrent holds only seeders.
     pub not_stored: u64,
+    /// Sweeps forced by a full table (they may drop torrents whose peers all
+    /// expired, completed count and all, when the table is nearly full).
+    pub pressure_sweeps: u64,
 }
 
 /// Why the store could not be built.
