@@ -165,40 +165,50 @@ impl Swarm {
 
     /// The peer a full torrent gives up for a newcomer: the oldest peer of
     /// its most-represented address (IPv6: /64), among leechers only when the
-    /// newcomer is a leecher. `None` when there is no such peer.
+    /// newcomer is a leecher. `None` when there is no such peer. One merged
+    /// pass over the two sorted groups (seeders, leechers): O(peers).
     fn fair_victim(&self, off: usize, family: Family, seeder: bool, tk: u16) -> Option<usize> {
         let (len, seeds) = self.len_seeds(off);
         let (len, seeds) = (len as usize, seeds as usize);
-        let lo = if seeder { 0 } else { seeds };
-        if lo >= len {
+        if (if seeder { 0 } else { seeds }) >= len {
             return None;
         }
         let plen = family.prefix_words();
-        // (peers of the address, age of the victim, victim)
-        let mut best = (0usize, 0u16, lo);
-        let mut i = lo;
-        while i < len {
-            let group_end = if i < seeds { seeds } else { len };
+        let prefix = |i: usize| {
             let at = self.entry(off, family, i);
-            let mut prefix = [0u32; 2];
-            prefix[..plen].copy_from_slice(&self.arena[at..at + plen]);
-            let prefix = &prefix[..plen];
-            let (_, run_end) = self.prefix_range(off, family, prefix, i, group_end);
-            // The same address in the other group counts too; its entries
-            // are victims only if that group is eligible.
-            let (olo, ohi) = if i < seeds { (seeds, len) } else { (0, seeds) };
-            let (oa, ob) = self.prefix_range(off, family, prefix, olo, ohi);
-            let count = run_end - i + ob - oa;
-            let others = if olo >= lo { oa..ob } else { 0..0 };
-            for v in (i..run_end).chain(others) {
+            &self.arena[at..at + plen]
+        };
+        // (peers of the address, age of the victim, victim)
+        let mut best: Option<(usize, u16, usize)> = None;
+        let (mut i, mut j) = (0, seeds);
+        while i < seeds || j < len {
+            // The smaller address at the heads of the two groups, and its runs.
+            let p = match (i < seeds, j < len) {
+                (true, true) => prefix(i).min(prefix(j)),
+                (true, false) => prefix(i),
+                _ => prefix(j),
+            };
+            let (i0, j0) = (i, j);
+            while i < seeds && prefix(i) == p {
+                i += 1;
+            }
+            while j < len && prefix(j) == p {
+                j += 1;
+            }
+            let count = i - i0 + j - j0;
+            let eligible = if seeder { i0..i } else { 0..0 };
+            for v in eligible.chain(j0..j) {
                 let age = self.age_at(off, family, v, tk);
-                if count > best.0 || (count == best.0 && age > best.1) {
-                    best = (count, age, v);
+                let better = match best {
+                    None => true,
+                    Some((c, a, _)) => count > c || (count == c && age > a),
+                };
+                if better {
+                    best = Some((count, age, v));
                 }
             }
-            i = run_end;
         }
-        Some(best.2)
+        best.map(|(_, _, v)| v)
     }
 
     /// Adds a peer in sorted position and returns it. A newcomer whose

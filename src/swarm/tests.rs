@@ -838,3 +838,87 @@ mod sizing {
         );
     }
 }
+
+/// Random full torrents: the peer evicted for a leecher is always a leecher
+/// of a most-represented address (counting its seeders too) and, among
+/// those, one of the oldest — checked against a plain model.
+#[test]
+fn fair_eviction_matches_a_model() {
+    let mut x = 0x5151_7777u64;
+    let mut rnd = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    for round in 0..40 {
+        let mut s = Swarm::with_policy(limits(1 << 20, 8, 60), with(65535), round).unwrap();
+        let mut sel = Selection::default();
+        // (host, port) -> (seeder, tick)
+        let mut model: HashMap<(u8, u16), (bool, u32)> = HashMap::new();
+        let mut now = 0;
+        while model.len() < 60 {
+            let key = (1 + rnd(8) as u8, 1 + rnd(500) as u16);
+            if model.contains_key(&key) {
+                continue;
+            }
+            let seeder = rnd(3) == 0;
+            now += 16 * rnd(3) as u32;
+            s.announce(
+                &ann(1, [10, 0, 0, key.0], key.1, seeder, Event::None),
+                now,
+                &mut sel,
+            )
+            .unwrap();
+            model.insert(key, (seeder, now / TICK_SECS));
+        }
+        for newcomer in 0..10u16 {
+            now += 16;
+            let key = (100 + (newcomer % 3) as u8, 1000 + newcomer);
+            let mut a = ann(1, [10, 0, 0, key.0], key.1, false, Event::None);
+            a.numwant = 200;
+            s.announce(&a, now, &mut sel).unwrap();
+            let stored: std::collections::HashSet<(u8, u16)> = sel
+                .v4
+                .iter()
+                .map(|r| (r[3], u16::from_be_bytes([r[4], r[5]])))
+                .collect();
+            let gone: Vec<(u8, u16)> = model
+                .keys()
+                .filter(|k| !stored.contains(k))
+                .copied()
+                .collect();
+            assert_eq!(gone.len(), 1, "round {round}: one peer evicted");
+            let victim = gone[0];
+            let count = |host: u8| model.keys().filter(|k| k.0 == host).count();
+            let top = model
+                .iter()
+                .filter(|(_, v)| !v.0)
+                .map(|(k, _)| count(k.0))
+                .max()
+                .unwrap();
+            let oldest_top = model
+                .iter()
+                .filter(|(k, v)| !v.0 && count(k.0) == top)
+                .map(|(_, v)| v.1)
+                .min()
+                .unwrap();
+            assert!(
+                !model[&victim].0,
+                "round {round}: a seeder was evicted for a leecher"
+            );
+            assert_eq!(
+                count(victim.0),
+                top,
+                "round {round}: not a most-represented address"
+            );
+            assert_eq!(
+                model[&victim].1, oldest_top,
+                "round {round}: not its oldest leecher"
+            );
+            model.remove(&victim);
+            model.insert(key, (false, now / TICK_SECS));
+        }
+        check_invariants(&s);
+    }
+}
