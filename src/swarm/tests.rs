@@ -784,6 +784,50 @@ mod sizing {
     use super::*;
     use std::net::Ipv4Addr;
 
+    /// `cargo test --release --lib junk_cost -- --ignored --nocapture`: CPU
+    /// per new junk torrent when a full table evicts one for it, against a
+    /// table with room (no eviction). Prints, asserts nothing about speed.
+    #[test]
+    #[ignore]
+    fn junk_cost() {
+        let hash = |i: u32| {
+            let mut h = [0u8; 20];
+            h[..4].copy_from_slice(&i.wrapping_mul(0x9E37_79B9).to_be_bytes());
+            h[4..8].copy_from_slice(&i.to_be_bytes());
+            h
+        };
+        for (name, torrents) in [
+            ("full table, evicting", 12_000),
+            ("table with room", 400_000),
+        ] {
+            let lim = Limits {
+                max_memory: 64 << 20,
+                max_torrents: Some(torrents),
+                max_peers_per_torrent: 4096,
+                peer_timeout: 2700,
+            };
+            let mut s = Swarm::with_policy(lim, no_budget(), 3).unwrap();
+            let mut sel = Selection::default();
+            let mut a = ann(0, [10, 9, 9, 9], 1, false, Event::None);
+            for i in 0..12_000 {
+                a.info_hash = hash(i);
+                s.announce(&a, 0, &mut sel).unwrap();
+            }
+            let n = 300_000u32;
+            let t0 = std::time::Instant::now();
+            for i in 12_000..12_000 + n {
+                a.info_hash = hash(i);
+                s.announce(&a, 1, &mut sel).unwrap();
+            }
+            let ns = t0.elapsed().as_nanos() as f64 / f64::from(n);
+            println!(
+                "{name}: {ns:.0} ns per new junk torrent ({} evicted, {} stored)",
+                s.admission().torrents_evicted,
+                s.torrent_count()
+            );
+        }
+    }
+
     /// `cargo test --lib fill_breakdown -- --ignored --nocapture`: where the
     /// bytes go after 100k peers over 10k torrents, in random order.
     #[test]
