@@ -139,8 +139,14 @@ impl Swarm {
     }
 
     /// How many peers `key`'s address (IPv6: /64) holds in torrent `t`, and
-    /// the position of its oldest one.
-    pub(super) fn address_load(&self, t: usize, key: &PeerKey, tk: u16) -> (u32, usize) {
+    /// (only when that is at least `oldest_from`) the position of its oldest.
+    pub(super) fn address_load(
+        &self,
+        t: usize,
+        key: &PeerKey,
+        tk: u16,
+        oldest_from: u32,
+    ) -> (u32, usize) {
         let family = key.family;
         let off = self.torrents[t].lists[family as usize];
         if off == NONE {
@@ -149,66 +155,129 @@ impl Swarm {
         let off = off as usize;
         let (len, seeds) = self.len_seeds(off);
         let prefix = &key.addr[..family.prefix_words()];
-        let (mut count, mut oldest, mut oldest_age) = (0, 0, 0);
-        for (lo, hi) in [(0, seeds as usize), (seeds as usize, len as usize)] {
-            let (a, b) = self.prefix_range(off, family, prefix, lo, hi);
-            for i in a..b {
+        let ranges = [(0, seeds as usize), (seeds as usize, len as usize)]
+            .map(|(lo, hi)| self.prefix_range(off, family, prefix, lo, hi));
+        let count = ranges.iter().map(|(a, b)| (b - a) as u32).sum();
+        let (mut oldest, mut oldest_age) = (None, 0);
+        if count >= oldest_from {
+            for i in ranges.into_iter().flat_map(|(a, b)| a..b) {
                 let age = self.age_at(off, family, i, tk);
-                if count == 0 || age > oldest_age {
-                    (oldest, oldest_age) = (i, age);
+                if oldest.is_none() || age > oldest_age {
+                    (oldest, oldest_age) = (Some(i), age);
                 }
-                count += 1;
             }
         }
-        (count, oldest)
+        (count, oldest.unwrap_or(0))
     }
 
     /// The peer a full torrent gives up for a newcomer: the oldest peer of
     /// its most-represented address (IPv6: /64), among leechers only when the
-    /// newcomer is a leecher. `None` when there is no such peer. One merged
-    /// pass over the two sorted groups (seeders, leechers): O(peers).
-    fn fair_victim(&self, off: usize, family: Family, seeder: bool, tk: u16) -> Option<usize> {
+    /// newcomer is a leecher. `None` when there is no such peer. When every
+    /// address holds one peer (no `MULTI` mark) or one address holds them all,
+    /// that is the oldest eligible peer (O(1) amortized for a seeder newcomer,
+    /// one pass over the leechers for a leecher); otherwise one merged pass
+    /// over the two sorted groups.
+    fn fair_victim(&mut self, off: usize, family: Family, seeder: bool, tk: u16) -> Option<usize> {
         let (len, seeds) = self.len_seeds(off);
         let (len, seeds) = (len as usize, seeds as usize);
-        if (if seeder { 0 } else { seeds }) >= len {
+        let lo = if seeder { 0 } else { seeds };
+        if lo >= len {
             return None;
         }
         let plen = family.prefix_words();
-        let prefix = |i: usize| {
-            let at = self.entry(off, family, i);
-            &self.arena[at..at + plen]
+        let prefix = |s: &Self, i: usize| {
+            let at = s.entry(off, family, i);
+            let mut p = [0u32; 2];
+            p[..plen].copy_from_slice(&s.arena[at..at + plen]);
+            p
+        };
+        let first = prefix(self, 0);
+        let one_address = prefix(self, len - 1) == first
+            && (seeds == 0 || seeds == len || prefix(self, seeds - 1) == first)
+            && (seeds == 0 || seeds == len || prefix(self, seeds) == first);
+        if self.arena[off] & MULTI == 0 || one_address {
+            return Some(self.oldest_in(off, family, lo, len, tk));
+        }
+        // One pass over the two groups merged by address (both are sorted;
+        // the same address may sit among the seeders and the leechers).
+        let wpp = family.words();
+        let key = |i: usize| {
+            let at = off + HEADER + i * wpp;
+            if plen == 1 {
+                u64::from(self.arena[at])
+            } else {
+                u64::from(self.arena[at]) << 32 | u64::from(self.arena[at + 1])
+            }
         };
         // (peers of the address, age of the victim, victim)
         let mut best: Option<(usize, u16, usize)> = None;
         let (mut i, mut j) = (0, seeds);
         while i < seeds || j < len {
-            // The smaller address at the heads of the two groups, and its runs.
-            let p = match (i < seeds, j < len) {
-                (true, true) => prefix(i).min(prefix(j)),
-                (true, false) => prefix(i),
-                _ => prefix(j),
+            let k = match (i < seeds, j < len) {
+                (true, true) => key(i).min(key(j)),
+                (true, false) => key(i),
+                _ => key(j),
             };
             let (i0, j0) = (i, j);
-            while i < seeds && prefix(i) == p {
+            while i < seeds && key(i) == k {
                 i += 1;
             }
-            while j < len && prefix(j) == p {
+            while j < len && key(j) == k {
                 j += 1;
             }
             let count = i - i0 + j - j0;
+            if best.is_some_and(|(c, _, _)| count < c) {
+                continue;
+            }
             let eligible = if seeder { i0..i } else { 0..0 };
             for v in eligible.chain(j0..j) {
-                let age = self.age_at(off, family, v, tk);
+                let age = tk.wrapping_sub(self.arena[off + HEADER + v * wpp + wpp - 1] as u16);
                 let better = match best {
                     None => true,
-                    Some((c, a, _)) => count > c || (count == c && age > a),
+                    Some((c, a, _)) => count > c || age > a,
                 };
                 if better {
                     best = Some((count, age, v));
                 }
             }
         }
+        if best.is_some_and(|(count, _, _)| count == 1) {
+            // Every address holds one peer again: the cheap path until one
+            // holds two.
+            self.arena[off] &= !MULTI;
+        }
         best.map(|(_, _, v)| v)
+    }
+
+    /// A peer with the oldest timestamp among entries `lo..hi` (ties: a
+    /// random one). Scans from a random entry for one as old as the block's
+    /// bound; when none is (the bound is stale), one pass finds the oldest,
+    /// and tightens the bound when the range is the whole block — so a hot
+    /// full torrent pays O(1) per replacement.
+    fn oldest_in(&mut self, off: usize, family: Family, lo: usize, hi: usize, tk: u16) -> usize {
+        let n = hi - lo;
+        let bound_age = self.bound_age(off, tk);
+        let start = (self.next_random() % n as u64) as usize;
+        let (mut best, mut best_age) = (lo + start, 0u16);
+        for k in 0..n {
+            let i = lo
+                + if start + k < n {
+                    start + k
+                } else {
+                    start + k - n
+                };
+            let age = self.age_at(off, family, i, tk);
+            if age >= bound_age {
+                return i;
+            }
+            if age > best_age {
+                (best, best_age) = (i, age);
+            }
+        }
+        if lo == 0 && hi == self.len_seeds(off).0 as usize {
+            self.set_oldest_bound(off, tk.wrapping_sub(best_age));
+        }
+        best
     }
 
     /// Adds a peer in sorted position and returns it. A newcomer whose
@@ -222,12 +291,16 @@ impl Swarm {
         tk: u16,
     ) -> Result<usize, NoRoom> {
         let family = key.family;
-        let (load, own_oldest) = self.address_load(t, key, tk);
+        let (load, own_oldest) = self.address_load(t, key, tk, self.max_per_address);
         if load >= self.max_per_address {
             self.remove_peer(t, family, own_oldest);
             self.admission.replaced_own += 1;
         }
         let off = self.room_for_one(t, family, seeder, tk)?;
+        if load >= 1 {
+            // Its address now holds two or more of the block's peers.
+            self.arena[off] |= MULTI;
+        }
         let (len, seeds) = self.len_seeds(off);
         let (lo, hi) = if seeder { (0, seeds) } else { (seeds, len) };
         let pos = self
@@ -282,6 +355,7 @@ impl Swarm {
                     .copy_within(old + 2..old + HEADER + words, new + 2);
                 let bound = self.oldest_bound(old);
                 self.set_oldest_bound(new, bound);
+                self.arena[new] |= self.arena[old] & MULTI;
                 self.free_block(old);
                 self.torrents[t].lists[f] = new as u32;
                 return Ok(new);

@@ -136,6 +136,7 @@ impl Swarm {
                 read += self.arena[read + 1] as usize;
                 continue;
             }
+            let owner = owner & !MULTI;
             let family = Family::of_block(self.arena[read + 1]);
             let cap = self.cap(read);
             let (len, _) = self.len_seeds(read);

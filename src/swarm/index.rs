@@ -86,7 +86,8 @@ impl Swarm {
             self.index[moved_slot] = (self.index[moved_slot] & !SLOT_MASK) | (t as u32 + 1);
             for off in self.torrents[last].lists {
                 if off != NONE {
-                    self.arena[off as usize] = t as u32;
+                    let off = off as usize;
+                    self.arena[off] = (self.arena[off] & MULTI) | t as u32;
                 }
             }
         }

@@ -67,6 +67,11 @@ const NONE: u32 = u32::MAX;
 const FREE: u32 = u32::MAX;
 const HEADER: usize = 3;
 const FAMILY_BIT: u32 = 1 << 31;
+/// Header word 0: the owner torrent, plus this bit when some address may
+/// hold two or more of the block's peers (set when such a peer is stored,
+/// cleared when a full pass finds none); without it a full torrent's fair
+/// victim is simply its oldest eligible peer.
+const MULTI: u32 = 1 << 31;
 /// Header word 1: capacity in the low 16 bits, then a 15-bit lower bound of
 /// the block's oldest timestamp, then the family bit.
 const CAP_MASK: u32 = 0xFFFF;
@@ -497,7 +502,7 @@ impl Swarm {
     /// not yet swept included; at most `max_peers_per_address`.
     pub fn peers_from(&self, hash: &InfoHash, ip: IpAddr) -> u32 {
         match self.find(hash).1 {
-            Some(t) => self.address_load(t, &PeerKey::new(ip, 0), 0).0,
+            Some(t) => self.address_load(t, &PeerKey::new(ip, 0), 0, u32::MAX).0,
             None => 0,
         }
     }
