@@ -209,4 +209,44 @@ for h in range(10):
 tiny += SWEEP
 put("swarm_ops", "tiny_bulk", bytes(tiny))
 
+
+# Admission and fairness (own generator, so the seeds above stay as they were).
+rng2 = random.Random(11)
+
+
+def flood(hash_, host, ports, v6=False):
+    return bytes([7 | 0x10 | (0x40 if v6 else 0), hash_, host - 1, ports - 1])
+
+
+def junk(host, count):
+    return bytes([7 | 0x10 | 0x20, 0, host, count - 1])
+
+
+def completed(hash_, host):
+    return bytes([0 | 0x08 | 0x20, hash_, host, 0])
+
+
+# Roomy: one address floods swarms others use; a network adds junk torrents.
+fair = bytearray([60 << 1])
+for h in range(4):
+    fair += bulk(h, 20)
+for h in range(4):
+    fair += flood(h, 3, 64, v6=(h % 2 == 1))
+fair += junk(5, 8) + ops(rng2, 100, 16, 64) + SWEEP
+for h in range(4):
+    fair += flood(h, 7, 40)
+fair += SWEEP
+put("swarm_ops", "roomy_fair", bytes(fair))
+# Tiny: an 8-torrent table, per-network budget on (odd memory byte), a cap of
+# 3 per address (peers byte 250): valuable torrents, then junk from many
+# networks (refused by the budget, evicting other junk), floods, time steps.
+tiny_fair = bytearray([1 | 60 << 1, 7, 41, 250])
+for h in range(3):
+    tiny_fair += bulk(h, 10)
+    tiny_fair += completed(h, 1)
+for r in range(24):
+    tiny_fair += junk(r % 3, 16) + flood(r % 4, r + 1, 20) + bytes([5, 40, 7, 0])
+tiny_fair += ops(rng2, 200, 8, 255, 40) + SWEEP
+put("swarm_ops", "tiny_fair", bytes(tiny_fair))
+
 print("seeds written under", os.path.join(HERE, "corpus"))

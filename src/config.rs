@@ -47,6 +47,10 @@ pub struct Config {
     /// Bytes of `max_memory` set aside for whitelist labels; `None`: a
     /// sixteenth with a whitelist, nothing without.
     pub label_memory: Option<usize>,
+    /// Fairness: peers per address in a torrent, new torrents per network.
+    pub policy: crate::swarm::Policy,
+    /// The line that set `tracker.max_connections` (`file:line`), if any.
+    pub max_connections_at: Option<String>,
 }
 
 /// `access.*` directives.
@@ -105,6 +109,8 @@ impl Default for Config {
             state_file: None,
             state_interval: 3600,
             label_memory: None,
+            policy: crate::swarm::Policy::default(),
+            max_connections_at: None,
         }
     }
 }
@@ -289,6 +295,9 @@ pub fn parse_file(
             None => (line, ""),
         };
         let at = |msg: String| ConfigError(format!("{}:{}: {}", file.display(), n + 1, msg));
+        if key == "tracker.max_connections" {
+            cfg.max_connections_at = Some(format!("{}:{}", file.display(), n + 1));
+        }
         if let Some(w) = apply(cfg, key, value).map_err(at)? {
             warnings.push(format!("{}:{}: {}", file.display(), n + 1, w));
         }
@@ -338,6 +347,16 @@ fn apply(cfg: &mut Config, key: &str, value: &str) -> Result<Option<String>, Str
                 number(key, value, 10, u64::from(crate::swarm::MAX_PEER_TIMEOUT))? as u32
         }
         "tracker.max_connections" => cfg.max_connections = number(key, value, 1, 1 << 20)?,
+        "tracker.max_peers_per_address" => {
+            cfg.policy.max_peers_per_address =
+                number(key, value, 1, u64::from(crate::swarm::MAX_PEERS_LIMIT))? as u32
+        }
+        "tracker.new_torrents_per_minute" => {
+            cfg.policy.new_torrents_per_minute = number(key, value, 0, 1 << 24)? as u32
+        }
+        "tracker.new_torrents_burst" => {
+            cfg.policy.new_torrents_burst = number(key, value, 1, 1 << 24)? as u32
+        }
         "tracker.numwant_default" => cfg.numwant_default = number(key, value, 0, 200)? as u32,
         "tracker.numwant_max" => cfg.numwant_max = number(key, value, 0, 200)? as u32,
         "tracker.state_file" => cfg.state_file = Some(need(value)?.into()),

@@ -5,6 +5,7 @@
 //! loops on top.
 
 pub mod access;
+pub mod budget;
 pub mod config;
 pub mod connection_id;
 pub mod labels;

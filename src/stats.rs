@@ -95,6 +95,11 @@ pub struct Stats {
     pub full_scrape_bytes: u64,
     /// Announces refused because the tracker was full.
     pub refused_full: u64,
+    /// New torrents refused by the per-network budget.
+    pub refused_rate: u64,
+    /// UDP requests left unanswered because their connection id did not
+    /// prove their source (answering could aim the tracker at a victim).
+    pub udp_unproven: u64,
     /// Announces refused by the access list.
     pub refused_access: u64,
     /// HTTP errors by class.
@@ -161,11 +166,21 @@ impl Stats {
         }
     }
 
+    /// Counts one announce the store refused.
+    pub fn refused(&mut self, r: crate::swarm::Refusal) {
+        match r {
+            crate::swarm::Refusal::Full => self.refused_full += 1,
+            crate::swarm::Refusal::Rate => self.refused_rate += 1,
+        }
+    }
+
     /// Counts one HTTP error.
     pub fn http_error(&mut self, e: HttpError) {
         self.http_errors[e as usize] += 1;
     }
 }
+
+mod admission;
 
 use crate::swarm::Swarm;
 use crate::wire::query::pairs;
@@ -601,6 +616,7 @@ impl Stats {
             &[
                 ("{reason=\"full\"}", self.refused_full),
                 ("{reason=\"access\"}", self.refused_access),
+                ("{reason=\"rate\"}", self.refused_rate),
             ],
         )?;
         let codes = ["302", "400", "400", "400", "403", "404", "500"];
@@ -619,7 +635,8 @@ impl Stats {
             "counter",
             "HTTP error replies by class.",
             &rows,
-        )
+        )?;
+        self.render_admission(swarm, w)
     }
 }
 

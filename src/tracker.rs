@@ -459,7 +459,7 @@ impl Tracker {
         let counts = match self.swarm.announce(&a, now, &mut self.selection) {
             Ok(c) => c,
             Err(refusal) => {
-                self.stats.refused_full += 1;
+                self.stats.refused(refusal);
                 return bencode::put_failure(w, refusal.message());
             }
         };
@@ -536,19 +536,39 @@ impl Tracker {
     // ---- UDP ------------------------------------------------------------
 
     /// Answers one datagram from `from`; returns the reply length, or `None`
-    /// when the datagram is too short to answer.
+    /// for silence. Only a connect, or a request whose connection id proves
+    /// that `from` is really its source, is answered: a reply to a spoofed
+    /// source would aim the tracker at a victim, so unproven requests (forged,
+    /// zero, expired or someone else's connection id) get nothing back, and
+    /// no reply is ever longer than its request unless the source is proven.
     pub fn udp(&mut self, packet: &[u8], from: IpAddr, now: u32, out: &mut [u8]) -> Option<usize> {
         let from = canonical_ip(from);
         self.stats.udp_requests += 1;
         let mut w = Writer::new(out);
-        let result = match udp::parse(packet) {
-            Err(udp::ParseError::TooShort) => {
-                self.stats.udp_errors += 1;
-                return None;
+        let request = udp::parse(packet);
+        let proven = match &request {
+            Err(udp::ParseError::TooShort) => false,
+            // Its 16-byte reply is no longer than the 16-byte request.
+            Ok(udp::Request::Connect { .. }) => true,
+            Ok(udp::Request::Announce(r)) => self.conn_ids.check(from, r.connection_id, now),
+            Ok(udp::Request::Scrape { connection_id, .. })
+            | Err(udp::ParseError::Invalid { connection_id, .. }) => {
+                self.conn_ids.check(from, *connection_id, now)
             }
+        };
+        if !proven {
+            self.stats.udp_errors += 1;
+            if packet.len() >= 16 {
+                self.stats.udp_unproven += 1;
+            }
+            return None;
+        }
+        let result = match request {
+            Err(udp::ParseError::TooShort) => return None,
             Err(udp::ParseError::Invalid {
                 transaction_id,
                 message,
+                ..
             }) => self.udp_error(&mut w, transaction_id, message),
             Ok(udp::Request::Connect { transaction_id }) => {
                 self.stats.udp_connects += 1;
@@ -556,16 +576,12 @@ impl Tracker {
             }
             Ok(udp::Request::Announce(r)) => self.udp_announce(&r, from, now, &mut w),
             Ok(udp::Request::Scrape {
-                connection_id,
                 transaction_id,
                 hashes,
+                ..
             }) => {
-                if !self.conn_ids.check(from, connection_id, now) {
-                    self.udp_error(&mut w, transaction_id, "invalid connection id")
-                } else {
-                    self.stats.udp_scrapes += 1;
-                    self.udp_scrape(transaction_id, hashes, &mut w)
-                }
+                self.stats.udp_scrapes += 1;
+                self.udp_scrape(transaction_id, hashes, &mut w)
             }
         };
         result.ok().map(|()| w.len())
@@ -588,9 +604,6 @@ impl Tracker {
         now: u32,
         w: &mut Writer<'_>,
     ) -> Result<(), Overflow> {
-        if !self.conn_ids.check(from, r.connection_id, now) {
-            return self.udp_error(w, r.transaction_id, "invalid connection id");
-        }
         if !self.allowed(&r.info_hash) {
             self.stats.refused_access += 1;
             return self.udp_error(w, r.transaction_id, NOT_AUTHORIZED);
@@ -615,7 +628,7 @@ impl Tracker {
         let counts = match self.swarm.announce(&a, now, &mut self.selection) {
             Ok(c) => c,
             Err(refusal) => {
-                self.stats.refused_full += 1;
+                self.stats.refused(refusal);
                 return self.udp_error(w, r.transaction_id, refusal.message());
             }
         };
@@ -853,17 +866,27 @@ mod tests {
     }
 
     #[test]
-    fn udp_forged_connection_id_gets_error_and_stores_nothing() {
+    fn udp_forged_or_foreign_connection_id_gets_silence_and_stores_nothing() {
         let mut t = tracker();
         let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
         let mut out = [0u8; 1500];
-        let n = t
-            .udp(&udp_announce(12345, 6881, 0), a, 1, &mut out)
-            .unwrap();
-        assert_eq!(&out[..8], &[0, 0, 0, 3, 0, 0, 0, 9]);
-        assert_eq!(&out[8..n], b"invalid connection id");
+        assert_eq!(t.udp(&udp_announce(12345, 6881, 0), a, 1, &mut out), None);
+        let theirs = connect(&mut t, b);
+        assert_eq!(t.udp(&udp_announce(theirs, 6881, 0), a, 1, &mut out), None);
+        // A 16-byte scrape or unknown action without a valid id: silence, not
+        // a longer error packet.
+        let mut s = theirs.to_be_bytes().to_vec();
+        s.extend_from_slice(&[0, 0, 0, 2, 0, 0, 0, 4]);
+        assert_eq!(t.udp(&s, a, 1, &mut out), None);
+        s[11] = 9;
+        assert_eq!(t.udp(&s, a, 1, &mut out), None);
         assert_eq!(t.swarm.torrent_count(), 0);
+        assert_eq!(t.stats.udp_unproven, 4);
         assert_eq!(t.udp(&[1, 2, 3], a, 1, &mut out), None);
+        // The same id from its own source proves it: errors are explained.
+        let n = t.udp(&s, b, 1, &mut out).unwrap();
+        assert_eq!(&out[8..n], b"unknown action");
     }
 
     /// The per-torrent pages list torrents in info-hash order across many
@@ -871,13 +894,18 @@ mod tests {
     /// nor break the order.
     #[test]
     fn streamed_pages_are_in_hash_order_across_batches_and_changes() {
-        let swarm = Swarm::new(
+        let no_budget = crate::swarm::Policy {
+            new_torrents_per_minute: 0,
+            ..Default::default()
+        };
+        let swarm = Swarm::with_policy(
             Limits {
                 max_memory: 8 << 20,
                 max_torrents: Some(6 * ORDER_BATCH),
                 max_peers_per_torrent: 10,
                 peer_timeout: 2700,
             },
+            no_budget,
             5,
         )
         .unwrap();

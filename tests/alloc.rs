@@ -217,11 +217,15 @@ fn answering_requests_does_not_allocate() {
         let mut scrape = reply[8..16].to_vec();
         scrape.extend_from_slice(&[0, 0, 0, 2, 0, 0, 0, 3]);
         scrape.extend_from_slice(&hashes[1]);
+        let mut unknown = reply[8..16].to_vec();
+        unknown.extend_from_slice(&[0, 0, 0, 9, 0, 0, 0, 4]);
         let before_round = ALLOCS.load(Ordering::Relaxed);
         let n = t.udp(&ann, from, round / 10, &mut reply).unwrap();
         assert_eq!(&reply[..4], &[0, 0, 0, 1], "{:?}", &reply[..n]);
         t.udp(&scrape, from, round / 10, &mut reply).unwrap();
-        t.udp(&[0u8; 16], from, round / 10, &mut reply).unwrap();
+        // An error for a proven source; silence for an unproven one.
+        t.udp(&unknown, from, round / 10, &mut reply).unwrap();
+        assert_eq!(t.udp(&[0u8; 16], from, round / 10, &mut reply), None);
         t.udp(&[1, 2, 3], from, round / 10, &mut reply);
         assert_eq!(
             ALLOCS.load(Ordering::Relaxed),

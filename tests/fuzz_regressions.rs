@@ -110,6 +110,9 @@ fn swarm_ops_corpus_exercises_compaction_and_refusals() {
         total.refused += r.refused;
         total.compactions += r.compactions;
         total.sweeps += r.sweeps;
+        total.evicted += r.evicted;
+        total.replaced_own += r.replaced_own;
+        total.rate_refused += r.rate_refused;
         if r.compactions > 0 {
             if r.tiny {
                 tiny_compacted += 1;
@@ -129,6 +132,15 @@ fn swarm_ops_corpus_exercises_compaction_and_refusals() {
         "no exact-model input compacts the arena"
     );
     assert!(total.sweeps > 0);
+    assert!(total.evicted > 0, "no input evicts a torrent");
+    assert!(
+        total.replaced_own > 0,
+        "no input reaches the per-address cap"
+    );
+    assert!(
+        total.rate_refused > 0,
+        "no input reaches the per-network budget"
+    );
 }
 
 #[test]

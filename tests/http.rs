@@ -223,7 +223,11 @@ fn connections_beyond_the_cap_are_refused_and_idle_ones_do_not_block_udp() {
 
 #[test]
 fn many_peers_numwant_is_capped_and_distinct() {
-    let t = Tracker::start(&[]);
+    // 250 peers from one address: lift the per-address cap (16 by default).
+    let dir = scratch_dir("numwant");
+    let conf = dir.join("t.conf");
+    std::fs::write(&conf, "tracker.max_peers_per_address 1000\n").unwrap();
+    let t = Tracker::start(&["-f", conf.to_str().unwrap()]);
     let h = [0x71; 20];
     let mut s = connect(t.tcp[0]);
     for port in 1..=250u16 {

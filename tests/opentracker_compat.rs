@@ -552,21 +552,22 @@ fn everything_is_opentrackers_xml_and_tracker_id_survives_restarts() {
 fn changesets_are_bounded_by_the_memory_cap() {
     let dir = scratch_dir("compat-bound");
     std::fs::write(dir.join("whitelist"), "").unwrap();
-    // 64K cap: a 32nd (2 KiB) holds 97 changed hashes.
-    let conf = sample_config(&dir, "tracker.max_memory 64K\n");
+    // 512K cap (the smallest the one memory budget fits with both FIFOs
+    // and the labels): a 32nd (16 KiB) holds 780 changed hashes.
+    let conf = sample_config(&dir, "tracker.max_memory 512K\n");
     let t = Tracker::start(&["-f", conf.to_str().unwrap()]);
-    assert!(t.log().contains("room for 97 changes"), "{}", t.log());
-    let text: String = (0..100).map(|i| format!("{}\n", hex(&hash(i)))).collect();
+    assert!(t.log().contains("room for 780 changes"), "{}", t.log());
+    let text: String = (0..783).map(|i| format!("{}\n", hex(&hash(i)))).collect();
     write_fifo(&dir.join("adder.fifo"), &text);
-    let full = "3 info hashes NOT added: the changesets are full (97 hashes)";
+    let full = "3 info hashes NOT added: the changesets are full (780 hashes)";
     assert!(eventually(2, || t.log().contains(full)), "{}", t.log());
     let allowed = |h: &[u8; 20]| !refused(&t.http(&announce_url(h, 7, "&left=5")));
-    assert!(allowed(&hash(0)) && allowed(&hash(96)) && !allowed(&hash(99)));
+    assert!(allowed(&hash(0)) && allowed(&hash(779)) && !allowed(&hash(782)));
     // A reload flushes them, and there is room again.
     signal(&t, "HUP");
     assert!(eventually(2, || !allowed(&hash(0))));
-    write_fifo(&dir.join("adder.fifo"), &format!("{}\n", hex(&hash(99))));
-    assert!(eventually(1, || allowed(&hash(99))));
+    write_fifo(&dir.join("adder.fifo"), &format!("{}\n", hex(&hash(782))));
+    assert!(eventually(1, || allowed(&hash(782))));
 }
 
 /// A stats reader that speaks HTTP/1.1 without `Connection: close` and

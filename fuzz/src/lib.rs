@@ -14,7 +14,9 @@ use smoltracker::config::{self, Command, Config};
 use smoltracker::labels::{Labels, LABEL_MAX};
 use smoltracker::state;
 use smoltracker::stats::{Page, TorrentFormat};
-use smoltracker::swarm::{Announce, Counts, Limits, Selection, Swarm, MAX_NUMWANT};
+use smoltracker::swarm::{
+    Announce, Counts, Limits, Policy, Refusal, Selection, Swarm, MAX_NUMWANT,
+};
 use smoltracker::tracker::{HttpReply, Settings, Tracker};
 use smoltracker::wire::http::{self, RequestHead};
 use smoltracker::wire::query::{self, Event, InfoHash};
@@ -503,11 +505,23 @@ pub fn udp(data: &[u8]) {
             id_valid = Some(now / 120 - issued / 120 <= 1);
         }
         let mut out = [0u8; UDP_OUT];
+        let is_connect = matches!(udp::parse(&p), Ok(udp::Request::Connect { .. }));
+        let proven = id_valid == Some(true);
         let Some(n) = t.udp(&p, ip, now, &mut out) else {
-            assert!(p.len() < 16, "a datagram of 16 bytes or more is answered");
+            assert!(
+                p.len() < 16 || (!is_connect && !proven),
+                "a connect, or a datagram with a valid connection id, is answered"
+            );
             continue;
         };
         assert!(p.len() >= 16 && (8..=UDP_OUT).contains(&n));
+        // No amplification: only a proven source may get more than it sent.
+        assert!(is_connect || proven, "an unproven request was answered");
+        assert!(
+            proven || n <= p.len(),
+            "{n}-byte reply to a {}-byte request",
+            p.len()
+        );
         let action = u32::from_be_bytes(out[0..4].try_into().unwrap());
         assert_eq!(out[4..8], p[12..16], "transaction id echoed");
         let message = &out[8..n];
@@ -516,15 +530,15 @@ pub fn udp(data: &[u8]) {
             Err(udp::ParseError::Invalid { .. }) => assert_eq!(action, udp::ACTION_ERROR),
             Ok(udp::Request::Connect { .. }) => assert_eq!((action, n), (udp::ACTION_CONNECT, 16)),
             Ok(udp::Request::Announce(a)) => {
-                if let Some(valid) = id_valid {
-                    let refused =
-                        action == udp::ACTION_ERROR && message == b"invalid connection id";
-                    assert_eq!(!valid, refused, "connection id {age} s old at {now}");
-                }
                 if action == udp::ACTION_ERROR {
                     let m = std::str::from_utf8(message).unwrap();
                     assert!(
-                        ["invalid connection id", NOT_AUTHORIZED, "tracker is full"].contains(&m),
+                        [
+                            NOT_AUTHORIZED,
+                            Refusal::Full.message(),
+                            Refusal::Rate.message()
+                        ]
+                        .contains(&m),
                         "{m}"
                     );
                     if m == NOT_AUTHORIZED {
@@ -560,19 +574,8 @@ pub fn udp(data: &[u8]) {
                 assert_eq!(distinct.len(), recs.len(), "peers are distinct");
             }
             Ok(udp::Request::Scrape { hashes, .. }) => {
-                if let Some(valid) = id_valid {
-                    let refused =
-                        action == udp::ACTION_ERROR && message == b"invalid connection id";
-                    assert_eq!(!valid, refused, "connection id {age} s old at {now}");
-                }
-                if action == udp::ACTION_SCRAPE {
-                    assert_eq!(n, 8 + 12 * (hashes.len() / 20));
-                } else {
-                    assert_eq!(
-                        (action, message),
-                        (udp::ACTION_ERROR, b"invalid connection id".as_slice())
-                    );
-                }
+                assert_eq!(action, udp::ACTION_SCRAPE, "{message:?}");
+                assert_eq!(n, 8 + 12 * (hashes.len() / 20));
             }
         }
     }
@@ -773,6 +776,14 @@ struct Model {
     /// Largest completed count restored per hash.
     restored_max: HashMap<u8, u32>,
     timeout_ticks: u32,
+    /// The store's per-address cap.
+    per_address: u32,
+    /// Hashes where some address announced more peers than the cap: the
+    /// store replaced some of them (which, the model cannot know at tick
+    /// resolution), so their counts are checked as bounds only.
+    capped: HashSet<u8>,
+    /// The addresses (hash, IPv6?, host) that went over the cap.
+    capped_hosts: HashSet<(u8, bool, u8)>,
 }
 
 impl Model {
@@ -820,9 +831,11 @@ impl Model {
     }
 }
 
+/// Host `host`'s address; IPv6 hosts each have their own /64 (the store's
+/// per-address cap counts a /64 as one host).
 fn peer_ip(v6: bool, host: u8) -> IpAddr {
     if v6 {
-        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(host)))
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, u16::from(host), 0, 0, 0, 1))
     } else {
         IpAddr::V4(Ipv4Addr::new(10, 0, 0, host))
     }
@@ -894,7 +907,11 @@ fn check_store(s: &Swarm, max_memory: usize, just_swept: bool) {
 /// counts must stay within the model's bounds; three more bytes size it).
 /// Then 4 bytes per operation: byte 0 bits 0-2 the kind (0-4 announce,
 /// 5 time step, 6 sweep, 7 with bit 3 a bulk join or leave of many hosts,
-/// 7 without it restore a completed count), the rest operands.
+/// 7 without it: with bit 4 a flood of ports from one address (bit 5 clear)
+/// or of junk torrents from one network (bit 5 set), else restore a
+/// completed count), the rest operands. Roomy stores keep the default
+/// per-address cap and no per-network budget; tiny ones take a cap of 1-8
+/// and a small budget from their sizing bytes.
 pub fn swarm_ops(data: &[u8]) {
     run_swarm_ops(data);
 }
@@ -912,6 +929,12 @@ pub struct OpsReport {
     pub compactions: u64,
     /// Sweeps.
     pub sweeps: u64,
+    /// Torrents evicted for newcomers.
+    pub evicted: u64,
+    /// Peers replaced under the per-address cap.
+    pub replaced_own: u64,
+    /// Announces refused by the per-network budget.
+    pub rate_refused: u64,
 }
 
 /// `swarm_ops`, returning what the input exercised.
@@ -948,7 +971,20 @@ pub fn run_swarm_ops(data: &[u8]) -> OpsReport {
     } else {
         rest.get(3..).unwrap_or(&[])
     };
-    let mut s = match Swarm::new(limits, u64::from(head)) {
+    let size = |i: usize| rest.get(i).copied().unwrap_or(0);
+    let policy = if roomy {
+        Policy {
+            new_torrents_per_minute: 0,
+            ..Policy::default()
+        }
+    } else {
+        Policy {
+            max_peers_per_address: 1 + u32::from(size(2) % 8),
+            new_torrents_per_minute: if size(1) & 1 == 1 { 60 } else { 0 },
+            new_torrents_burst: 1 + u32::from(size(0) % 32),
+        }
+    };
+    let mut s = match Swarm::with_policy(limits, policy, u64::from(head)) {
         Ok(s) => s,
         Err(e) => panic!("sizing {limits:?}: {}", e.0),
     };
@@ -958,6 +994,9 @@ pub fn run_swarm_ops(data: &[u8]) -> OpsReport {
         completed_announces: HashMap::new(),
         restored_max: HashMap::new(),
         timeout_ticks: limits.peer_timeout.div_ceil(TICK),
+        per_address: policy.max_peers_per_address,
+        capped: HashSet::new(),
+        capped_hosts: HashSet::new(),
     };
     let mut sel = Selection::default();
     let mut now: u32 = 0;
@@ -1014,6 +1053,7 @@ pub fn run_swarm_ops(data: &[u8]) -> OpsReport {
                 }
                 if roomy {
                     let live = (0..nhash)
+                        .chain(JUNK..JUNK + JUNK_MAX)
                         .filter(|h| {
                             !m.peers[usize::from(*h)].is_empty()
                                 || m.downloaded.get(h).copied().unwrap_or(0) > 0
@@ -1055,6 +1095,22 @@ pub fn run_swarm_ops(data: &[u8]) -> OpsReport {
                 }
                 check_counts(&m, &s, hash, now, roomy, false);
             }
+            _ if op[0] & 0x10 != 0 => {
+                let mut ctx = OpCtx {
+                    s: &mut s,
+                    m: &mut m,
+                    sel: &mut sel,
+                    report: &mut report,
+                    roomy,
+                    now,
+                    check: false,
+                };
+                if op[0] & 0x20 == 0 {
+                    ctx.port_flood(op[1] % nhash, op[0] & 0x40 != 0, 1 + op[2] % nhost, op[3]);
+                } else {
+                    ctx.junk(op[2], op[3]);
+                }
+            }
             _ => {
                 // Restoring a completed count, as the state file does at start-up.
                 let hash = op[1] % nhash;
@@ -1081,8 +1137,14 @@ pub fn run_swarm_ops(data: &[u8]) -> OpsReport {
     check_store(&s, limits.max_memory, false);
     report.tiny = !roomy;
     report.compactions = s.compactions();
+    report.evicted = s.admission().torrents_evicted;
+    report.replaced_own = s.admission().replaced_own;
     report
 }
+
+/// Junk torrents use hash bytes `JUNK..JUNK + JUNK_MAX` (real ones stay below 64).
+const JUNK: u8 = 128;
+const JUNK_MAX: u8 = 16;
 
 /// What one announce step works on.
 struct OpCtx<'a> {
@@ -1098,13 +1160,95 @@ struct OpCtx<'a> {
 }
 
 impl OpCtx<'_> {
+    /// One address announces `1 + count % 64` ports into a torrent at once:
+    /// it never holds more than the per-address cap, and nobody else's peer
+    /// is lost to it.
+    fn port_flood(&mut self, hash: u8, v6: bool, host: u8, count: u8) {
+        let ip = peer_ip(v6, host);
+        for port in 1..=1 + u16::from(count % 64) {
+            let a = Announce {
+                info_hash: [hash; 20],
+                ip,
+                port,
+                seeder: false,
+                event: Event::None,
+                numwant: 0,
+                other_family: false,
+            };
+            self.announce(&a);
+        }
+        assert!(self.s.peers_from(&[hash; 20], ip) <= self.m.per_address);
+        if self.roomy {
+            let now = self.now;
+            let alive_others = self.m.peers[usize::from(hash)]
+                .iter()
+                .filter(|(k, p)| {
+                    (k.0, k.1) != (v6, host)
+                        && !self.m.capped_hosts.contains(&(hash, k.0, k.1))
+                        && self.m.alive(p, now)
+                })
+                .count() as u32;
+            assert!(
+                self.others(hash, ip) >= alive_others,
+                "a flood from one address displaced other addresses' peers"
+            );
+        }
+        check_counts(self.m, self.s, hash, self.now, self.roomy, false);
+    }
+
+    /// Peers of torrent `hash` from addresses other than `ip`.
+    fn others(&self, hash: u8, ip: IpAddr) -> u32 {
+        let c = self.s.scrape(&[hash; 20]);
+        c.seeders + c.leechers - self.s.peers_from(&[hash; 20], ip)
+    }
+
+    /// One network announces `1 + count % 16` (roomy: 8) new torrents (one peer each,
+    /// all from the same /24): in tiny stores they are refused by the
+    /// budget or evict other junk, never a torrent with peers and a
+    /// completed download.
+    fn junk(&mut self, host: u8, count: u8) {
+        let valuable: Vec<u8> = (0..64u8)
+            .filter(|&h| {
+                let c = self.s.scrape(&[h; 20]);
+                c.downloaded > 0 && c.seeders + c.leechers > 0
+            })
+            .collect();
+        let sweeps = self.s.admission().pressure_sweeps;
+        // Roomy stores stay below the table pressure (7/8 full) at which
+        // sweeps drop torrents holding only a count: the model stays exact.
+        let most = if self.roomy { JUNK_MAX / 2 } else { JUNK_MAX };
+        for k in 0..1 + count % most {
+            let a = Announce {
+                info_hash: [JUNK + k; 20],
+                ip: peer_ip(false, 1 + host % 254),
+                port: 9,
+                seeder: false,
+                event: Event::None,
+                numwant: 0,
+                other_family: false,
+            };
+            self.announce(&a);
+        }
+        // A sweep forced by the full table may drop a torrent whose peers had
+        // all expired (completed count and all, as before); nothing else may.
+        if self.s.admission().pressure_sweeps != sweeps {
+            return;
+        }
+        for h in valuable {
+            assert!(
+                self.s.get(&[h; 20]).is_some(),
+                "junk evicted torrent {h}, which has peers and completed downloads"
+            );
+        }
+    }
+
     /// One announce, checked against the model, which it then updates.
     fn announce(&mut self, a: &Announce) {
         let (s, m, now) = (&mut *self.s, &mut *self.m, self.now);
         let hash = a.info_hash[0];
         let (v6, host) = match a.ip {
             IpAddr::V4(v4) => (false, v4.octets()[3]),
-            IpAddr::V6(v6) => (true, v6.octets()[15]),
+            IpAddr::V6(v6) => (true, v6.octets()[7]),
         };
         let id = (hash, v6, host, a.port);
         let prev = m.get(id);
@@ -1117,6 +1261,10 @@ impl OpCtx<'_> {
         match result {
             Ok(c) => {
                 self.report.announces += 1;
+                assert!(
+                    s.peers_from(&a.info_hash, a.ip) <= m.per_address,
+                    "an address holds more than its share"
+                );
                 let prev_alive_seeder = prev.is_some_and(|p| p.seeder && m.alive(&p, now));
                 if a.event == Event::Completed && !prev_alive_seeder {
                     let d = m.downloaded.entry(hash).or_default();
@@ -1125,6 +1273,14 @@ impl OpCtx<'_> {
                 if a.event == Event::Stopped {
                     m.set(id, None);
                 } else {
+                    let own = m.peers[usize::from(hash)]
+                        .keys()
+                        .filter(|k| k.0 == v6 && k.1 == host)
+                        .count();
+                    if prev.is_none() && own as u32 >= m.per_address {
+                        m.capped.insert(hash);
+                        m.capped_hosts.insert((hash, v6, host));
+                    }
                     m.set(
                         id,
                         Some(ModelPeer {
@@ -1146,8 +1302,11 @@ impl OpCtx<'_> {
                     check_counts(m, s, hash, now, self.roomy, false);
                 }
             }
-            Err(_) => {
+            Err(refusal) => {
                 self.report.refused += 1;
+                if refusal == Refusal::Rate {
+                    self.report.rate_refused += 1;
+                }
                 assert!(!self.roomy, "roomy store refused an announce");
                 assert_ne!(a.event, Event::Stopped, "stopped is never refused");
             }
@@ -1196,7 +1355,7 @@ fn check_selection(m: &Model, sel: &Selection, a: &Announce, me: PeerId, ok: boo
         );
         let host = match ip {
             IpAddr::V4(v4) => v4.octets()[3],
-            IpAddr::V6(v6) => v6.octets()[15],
+            IpAddr::V6(v6) => v6.octets()[7],
         };
         assert_eq!(
             peer_ip(v6, host),
@@ -1231,7 +1390,7 @@ fn check_counts(m: &Model, s: &Swarm, hash: u8, now: u32, roomy: bool, swept: bo
         "torrent {hash}: downloaded {} > restored + completed announces",
         c.downloaded
     );
-    if roomy {
+    if roomy && !m.capped.contains(&hash) {
         assert!(
             c.seeders >= alive_s && c.leechers >= alive_l,
             "torrent {hash}: {c:?} lost alive peers ({alive_s}, {alive_l})"

@@ -187,6 +187,12 @@ async fn connection(
     pending: Pending,
 ) -> io::Result<()> {
     timed(IO_TIMEOUT, stream.write_all(&pending.unsent)).await?;
+    // Memory budget: a connection holds at most its two buffers at once
+    // (budget::CONNECTION_BYTES), so the unsent copy goes before they come.
+    let pending = Pending {
+        unsent: Vec::new(),
+        ..pending
+    };
     if let Some(body) = pending.stream {
         let mut out = vec![0u8; RESPONSE_MAX];
         return write_stream(&mut stream, shared, body, &mut out).await;
@@ -210,10 +216,10 @@ async fn connection(
     // The buffers for the rest of the connection's life: allocated once per
     // connection, so its requests never allocate.
     let mut req = vec![0u8; REQUEST_MAX];
-    let mut out = vec![0u8; RESPONSE_MAX];
     let mut filled = arrived.len();
     req[..filled].copy_from_slice(arrived);
     drop(pending.unread);
+    let mut out = vec![0u8; RESPONSE_MAX];
     loop {
         // A request must arrive whole within IO_TIMEOUT of its first byte: a
         // client trickling a byte at a time cannot hold the connection.

@@ -186,16 +186,6 @@ fn report_labels(path: &std::path::Path, r: crate::labels::Rebuilt) {
     }
 }
 
-/// Bytes of `max_memory` the label store takes: `tracker.label_memory`, or a
-/// sixteenth of the cap when a whitelist is configured, nothing otherwise.
-pub fn label_budget(cfg: &Config) -> usize {
-    match (&cfg.access.whitelist, cfg.label_memory) {
-        (None, _) => 0,
-        (Some(_), Some(n)) => n.min(cfg.max_memory / 2),
-        (Some(_), None) => cfg.max_memory / 16,
-    }
-}
-
 /// Sockets bound at start-up, before any privilege drop.
 pub struct Sockets {
     tcp: Vec<TcpListener>,
@@ -245,29 +235,19 @@ pub fn bind_all(cfg: &Config) -> Result<Sockets, String> {
     })
 }
 
-/// Bytes of `tracker.max_memory` given to the access FIFOs' changesets
-/// (a thirty-second of it, when a FIFO is configured).
-pub fn changes_budget(cfg: &Config) -> usize {
-    if cfg.access.fifo_add.is_none() && cfg.access.fifo_delete.is_none() {
-        return 0;
-    }
-    cfg.max_memory / 32
-}
-
 /// Builds the swarm tables from the configuration.
 pub fn build_tracker(cfg: &Config) -> Result<Tracker, String> {
-    let labels = label_budget(cfg);
-    let changes = changes_budget(cfg);
+    let budget = crate::budget::divide(cfg)?;
     let limits = Limits {
-        max_memory: cfg.max_memory - labels - changes,
+        max_memory: budget.tables,
         max_torrents: cfg.max_torrents,
         max_peers_per_torrent: cfg.max_peers_per_torrent,
         peer_timeout: cfg.peer_timeout,
     };
-    let swarm = Swarm::new(limits, random_seed()).map_err(|e| e.0)?;
+    let swarm = Swarm::with_policy(limits, cfg.policy, random_seed()).map_err(|e| e.0)?;
     let mut tracker = Tracker::new(swarm, Settings::from(cfg));
-    tracker.set_labels(Labels::new(labels)?);
-    tracker.set_changes_capacity(changes / ENTRY_BYTES);
+    tracker.set_labels(Labels::new(budget.labels)?);
+    tracker.set_changes_capacity(budget.changes / ENTRY_BYTES);
     // opentracker's g_tracker_id is random too; the state file keeps it.
     tracker.stats.tracker_id = random_seed() as u32;
     Ok(tracker)
@@ -298,7 +278,7 @@ pub fn run(
     let shared: Shared = Rc::new(SharedState {
         tracker: RefCell::new(tracker),
         connections: Cell::new(0),
-        max_connections: cfg.max_connections,
+        max_connections: crate::budget::divide(cfg)?.connections,
         started: Instant::now(),
         executor: LocalExecutor::new(),
         access_file,
@@ -363,6 +343,7 @@ pub fn run(
         }
     }
     let cap = shared.tracker.borrow().swarm.capacity();
+    log(crate::budget::divide(cfg)?.describe(cfg.max_memory));
     // Printed once the access list and state are loaded: "listening" means ready.
     eprintln!(
         "smoltracker {}: listening on {}; memory cap {} KiB ({} torrents, {} IPv4 peers)",
@@ -411,7 +392,7 @@ pub fn run(
 
 /// Expires peers, and now and then logs how many announces were refused.
 async fn sweeper(shared: Shared) {
-    let mut reported = (0u64, 0u64);
+    let mut reported = (0u64, 0u64, 0u64);
     let mut last_report = 0u32;
     loop {
         Timer::after(Duration::from_secs(SWEEP_SECS)).await;
@@ -419,12 +400,17 @@ async fn sweeper(shared: Shared) {
         let mut tracker = shared.tracker.borrow_mut();
         tracker.swarm.sweep(now);
         if now.wrapping_sub(last_report) >= REFUSAL_REPORT_SECS {
-            let refused = (tracker.stats.refused_access, tracker.stats.refused_full);
+            let refused = (
+                tracker.stats.refused_access,
+                tracker.stats.refused_full,
+                tracker.stats.refused_rate,
+            );
             if refused != reported {
                 log(format_args!(
-                    "refused {} announces not on the access list and {} because the tracker was full in the last {} minutes",
+                    "refused {} announces not on the access list, {} because the tracker was full and {} new torrents over their network's budget in the last {} minutes",
                     refused.0 - reported.0,
                     refused.1 - reported.1,
+                    refused.2 - reported.2,
                     (now - last_report) / 60
                 ));
             }

@@ -15,6 +15,14 @@ pub const RECV_MAX: usize = 1536;
 /// Largest reply: 200 IPv4 peers (1220 bytes) or 66 IPv6 peers (1208 bytes).
 pub const SEND_MAX: usize = 1280;
 
+/// Bytes of batch buffers one UDP socket holds (part of the memory budget).
+pub fn batch_bytes() -> usize {
+    #[cfg(target_os = "linux")]
+    return std::mem::size_of::<batched::Batch>();
+    #[cfg(not(target_os = "linux"))]
+    return RECV_MAX + SEND_MAX;
+}
+
 /// Serves one UDP socket forever.
 pub async fn serve(socket: Async<UdpSocket>, shared: Shared) {
     #[cfg(target_os = "linux")]
@@ -59,7 +67,7 @@ mod batched {
     const BATCH: usize = 16;
 
     /// Buffers for one batch, allocated once per socket.
-    struct Batch {
+    pub(super) struct Batch {
         recv: [[u8; RECV_MAX]; BATCH],
         send: [[u8; SEND_MAX]; BATCH],
         peers: [libc::sockaddr_storage; BATCH],

@@ -66,8 +66,11 @@ pub enum Request<'a> {
 pub enum ParseError {
     /// Shorter than the 16-byte header: nothing to answer to.
     TooShort,
-    /// Answerable with an error packet carrying this transaction id.
+    /// Answerable with an error packet carrying this transaction id (to a
+    /// source whose connection id proves it; others get silence).
     Invalid {
+        /// The request's first 8 bytes: a connection id, or a connect's magic.
+        connection_id: u64,
         /// The request's transaction id.
         transaction_id: u32,
         /// What was wrong.
@@ -96,6 +99,7 @@ pub fn parse(b: &[u8]) -> Result<Request<'_>, ParseError> {
     let action = u32_at(b, 8);
     let transaction_id = u32_at(b, 12);
     let invalid = |message| ParseError::Invalid {
+        connection_id,
         transaction_id,
         message,
     };
@@ -248,6 +252,7 @@ mod tests {
         assert_eq!(
             parse(&req),
             Err(ParseError::Invalid {
+                connection_id: 0,
                 transaction_id: 9,
                 message: "bad protocol id"
             })
@@ -325,6 +330,7 @@ mod tests {
         assert_eq!(
             parse(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1]),
             Err(ParseError::Invalid {
+                connection_id: 0,
                 transaction_id: 1,
                 message: "unknown action"
             })

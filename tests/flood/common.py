@@ -222,12 +222,12 @@ class Tracker:
 
 
 class Udp:
-    """A BEP 15 client socket bound to 127.0.0.1."""
+    """A BEP 15 client socket bound to `local` (any 127.x address; 127.0.0.1 by default)."""
 
-    def __init__(self, tracker, timeout=2.0):
+    def __init__(self, tracker, timeout=2.0, local="127.0.0.1"):
         self.addr = tracker.udp
         self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.s.bind(("127.0.0.1", 0))
+        self.s.bind((local, 0))
         self.s.settimeout(timeout)
         self.tid = 0
         self.conn = None

@@ -251,7 +251,9 @@ def run():
     if soft < need:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(need, soft)), hard))
     build()
-    t = Tracker(f"tracker.max_connections {MAX_CONN}\n")
+    # 256 connections may hold 20 KiB of buffers each: the memory budget
+    # needs max_memory 16M for that (at 8M, more than 203 is a config error).
+    t = Tracker(f"tracker.max_memory 16M\ntracker.max_connections {MAX_CONN}\n")
     try:
         log(f"tracker pid {t.pid}: {t.log().strip().splitlines()[-1]}")
         a = phase_idle(t, opts.idle)

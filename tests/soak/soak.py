@@ -4,7 +4,8 @@ and vanishing (left to expire) for SECONDS, with HTTP announces, scrapes and
 stats pages (full streamed ones included) on the side; then the load stops
 and every peer must expire.
 
-Config: `tracker.max_memory 4M`, `tracker.announce_interval 10`,
+Config: `tracker.max_memory 4M`, `tracker.announce_interval 10`, per-address cap and
+per-network budget off (the load comes from one address),
 `tracker.peer_timeout 20` (so expiry happens all the time), full scrape on.
 Load: 20 000 peers over 8 000 torrents (UDP, ~2 000 announces/s; each
 re-announce has an 8% chance to leave, 8% to vanish, 6% to complete, and a
@@ -60,6 +61,8 @@ CONF = """tracker.max_memory 4M
 tracker.announce_interval 10
 tracker.peer_timeout 20
 access.fullscrape yes
+tracker.max_peers_per_address 65535
+tracker.new_torrents_per_minute 0
 """
 
 
