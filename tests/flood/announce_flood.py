@@ -107,7 +107,7 @@ def run():
         rate_refused = after['smoltracker_refused_total{reason="rate"}']
         replaced = after['smoltracker_peers_replaced_total{why="torrent_full"}']
         xml = t.stats("everything")
-        m = re.search(r"<refused><full>(\d+)</full>", xml)
+        m = re.search(r"<refused>\s*<full>(\d+)</full>", xml)
         check(m, "mode=everything has no <refused><full>")
         torrents, capacity = after["smoltracker_torrents"], after["smoltracker_torrents_capacity"]
         peers_stored = after['smoltracker_peers{kind="seeder"}'] + after['smoltracker_peers{kind="leecher"}']

@@ -190,7 +190,7 @@ class Tracker:
                     break
                 data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
-        m = re.match(rb"HTTP/1\.1 (\d+)", head)
+        m = re.match(rb"HTTP/1\.[01] (\d+)", head)  # stats answers are HTTP/1.0
         check(m, f"no HTTP status line in {data[:80]!r}")
         return int(m.group(1)), body
 

@@ -387,7 +387,8 @@ fn http_garbage(addr: SocketAddr, c: &Counters, deadline: Instant, seed: u64) {
                 Err(_) => break,
             }
         }
-        let status = if got.starts_with(b"HTTP/1.1 ") && got.len() > 9 {
+        // Stats answers are HTTP/1.0, as opentracker's.
+        let status = if (got.starts_with(b"HTTP/1.1 ") || got.starts_with(b"HTTP/1.0 ")) && got.len() > 9 {
             (got[9] as char).to_digit(10).unwrap_or(0) as usize
         } else {
             0
