@@ -4,6 +4,7 @@
 
 pub mod bind;
 pub mod http;
+pub mod log_prefix;
 pub mod privileges;
 pub mod signals;
 pub mod udp;
@@ -27,9 +28,22 @@ const SWEEP_SECS: u64 = 30;
 /// Seconds between summaries of refused announces in the log.
 const REFUSAL_REPORT_SECS: u32 = 600;
 
-/// Writes one line to stderr, where procd and systemd collect it.
+/// Writes an informational line (start-up, reloads, stop) to stdout: procd
+/// logs it as daemon.info, systemd's journal at its default level.
+pub fn info(msg: impl std::fmt::Display) {
+    println!("smoltracker: {msg}");
+}
+
+/// Writes a warning or an error to stderr: procd logs it as daemon.err; under
+/// systemd it carries a `<4>` priority prefix, which the journal reads as
+/// "warning" (see `log_prefix`).
+pub fn warn(msg: impl std::fmt::Display) {
+    eprintln!("{}smoltracker: {msg}", log_prefix::stderr());
+}
+
+/// Same as `warn`: kept for callers written before the info/warn split.
 pub fn log(msg: impl std::fmt::Display) {
-    eprintln!("smoltracker: {msg}");
+    warn(msg)
 }
 
 /// State every task holds a handle to.
@@ -67,7 +81,7 @@ impl SharedState {
     pub fn reload_access(&self, why: &str) {
         let Some((mode, path)) = &self.access_file else {
             if why == "SIGHUP" {
-                log("SIGHUP: no whitelist or blacklist configured, nothing to reload");
+                warn("SIGHUP: no whitelist or blacklist configured, nothing to reload");
             }
             return;
         };
@@ -79,7 +93,7 @@ impl SharedState {
         match AccessList::load(*mode, path) {
             Ok((list, bad)) => {
                 for b in bad.iter().take(20) {
-                    log(format_args!(
+                    warn(format_args!(
                         "{}:{}: {}, skipped",
                         path.display(),
                         b.line,
@@ -87,13 +101,13 @@ impl SharedState {
                     ));
                 }
                 if bad.len() > 20 {
-                    log(format_args!(
+                    warn(format_args!(
                         "{}: {} more bad lines skipped",
                         path.display(),
                         bad.len() - 20
                     ));
                 }
-                log(format_args!(
+                info(format_args!(
                     "{why}: {kind} {}: {} info hashes{}",
                     path.display(),
                     list.len(),
@@ -108,13 +122,13 @@ impl SharedState {
             Err(e) => {
                 let mut tracker = self.tracker.borrow_mut();
                 match tracker.access() {
-                    Some(old) => log(format_args!(
+                    Some(old) => warn(format_args!(
                         "{why}: cannot read {kind} {}: {e}; keeping the previous list ({} info hashes)",
                         path.display(),
                         old.len()
                     )),
                     None => {
-                        log(format_args!(
+                        warn(format_args!(
                             "{why}: cannot read {kind} {}: {e}; starting with an empty {kind}",
                             path.display()
                         ));
@@ -135,7 +149,7 @@ impl SharedState {
         }
         match state::save(path, &tracker.swarm) {
             Ok(_) => self.state_saved.set(fp),
-            Err(e) => log(format_args!(
+            Err(e) => warn(format_args!(
                 "cannot write state file {}: {e}",
                 path.display()
             )),
@@ -177,7 +191,7 @@ pub fn bind_all(cfg: &Config) -> Result<Sockets, String> {
                         && a.ip().is_unspecified()
                         && addrs.iter().any(|o| o.is_ipv4()) =>
                 {
-                    log(format_args!(
+                    warn(format_args!(
                         "warning: cannot listen on {proto} {a}: {e}; serving IPv4 only"
                     ))
                 }
@@ -241,11 +255,11 @@ pub fn run(
     if let Some(path) = &cfg.state_file {
         let mut tracker = shared.tracker.borrow_mut();
         match state::load(path, &mut tracker.swarm) {
-            Ok(n) => log(format_args!(
+            Ok(n) => info(format_args!(
                 "state {}: restored {n} completed counts",
                 path.display()
             )),
-            Err(e) => log(format_args!(
+            Err(e) => warn(format_args!(
                 "state {}: {e}; ignored, starting from zero",
                 path.display()
             )),
@@ -254,7 +268,7 @@ pub fn run(
     }
     let cap = shared.tracker.borrow().swarm.capacity();
     // Printed once the access list and state are loaded: "listening" means ready.
-    eprintln!(
+    println!(
         "smoltracker {}: listening on {}; memory cap {} KiB ({} torrents, {} IPv4 peers)",
         env!("CARGO_PKG_VERSION"),
         sockets.describe(),
@@ -294,7 +308,7 @@ pub fn run(
             .executor
             .run(signals::until_stopped(signals, shared.clone())),
     );
-    log(format_args!("{why}: stopping"));
+    info(format_args!("{why}: stopping"));
     shared.save_state(true);
     Ok(())
 }
@@ -311,7 +325,7 @@ async fn sweeper(shared: Shared) {
         if now.wrapping_sub(last_report) >= REFUSAL_REPORT_SECS {
             let refused = (tracker.stats.refused_access, tracker.stats.refused_full);
             if refused != reported {
-                log(format_args!(
+                info(format_args!(
                     "refused {} announces not on the access list and {} because the tracker was full in the last {} minutes",
                     refused.0 - reported.0,
                     refused.1 - reported.1,

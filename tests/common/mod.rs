@@ -13,7 +13,35 @@ pub struct Tracker {
     child: Child,
     pub tcp: Vec<SocketAddr>,
     pub udp: Vec<SocketAddr>,
+    /// stdout and stderr interleaved, as procd or a terminal shows them.
     log: Arc<Mutex<String>>,
+    /// Each stream alone (informational lines go to stdout, warnings and
+    /// errors to stderr).
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+/// Copies a child's output stream line by line into `all` and `own`, and
+/// sends the start-up line to `tx`.
+fn collect(
+    stream: impl Read + Send + 'static,
+    all: Arc<Mutex<String>>,
+    own: Arc<Mutex<String>>,
+    tx: std::sync::mpsc::Sender<String>,
+) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            for sink in [&all, &own] {
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+            if line.contains("listening on") {
+                let _ = tx.send(line.clone());
+            }
+        }
+    });
 }
 
 pub fn command() -> Command {
@@ -55,27 +83,18 @@ impl Tracker {
         let mut child = command()
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start smoltracker");
-        let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                {
-                    let mut l = sink.lock().unwrap();
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-                if line.contains("listening on") {
-                    let _ = tx.send(line.clone());
-                }
-            }
-        });
+        let out = child.stdout.take().unwrap();
+        collect(out, log.clone(), stdout.clone(), tx.clone());
+        let err = child.stderr.take().unwrap();
+        collect(err, log.clone(), stderr.clone(), tx);
         let line = match rx.recv_timeout(Duration::from_secs(10 * u64::from(slow()))) {
             Ok(l) => l,
             Err(_) => {
@@ -98,11 +117,21 @@ impl Tracker {
             tcp,
             udp,
             log,
+            stdout,
+            stderr,
         }
     }
 
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    pub fn stdout_log(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr_log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 
     pub fn pid(&self) -> u32 {
