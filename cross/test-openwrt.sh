@@ -112,7 +112,7 @@ if [ "${1:-}" = --inside ]; then
 	}
 
 	# ---- probes (host tools, in the test's network namespace) ----
-	pid() { run 'ubus call service list "{\"name\":\"smoltracker\"}" | jsonfilter -e "@.smoltracker.instances.main.pid"' 2> /dev/null || true; }
+	pid() { run 'ubus call service list "{\"name\":\"smoltracker\"}" 2>/dev/null | jsonfilter -e "@.smoltracker.instances.main.pid"' 2> /dev/null || true; }
 	pidof_tracker() { # every process whose command line starts the packaged binary
 		local f
 		for f in "$R"/proc/[0-9]*/cmdline; do
@@ -217,6 +217,10 @@ if [ "${1:-}" = --inside ]; then
 		check "$pm: HTTP answers on [::1]:6969" refused '[::1]' "$HASH"
 		check "$pm: UDP answers on 127.0.0.1:6969" udp_answers 127.0.0.1
 		check "$pm: UDP answers on ::1 port 6969" udp_answers ::1
+		if [ "$ARCH" = mipsel_24kc ]; then
+			check "$pm: the mipsel binary runs, under qemu-mipsel-static ($(readlink "$R/proc/$P1/exe"))" \
+				bash -c '[[ "$(readlink "$1")" == */qemu-mipsel-static ]] && grep -q "/usr/bin/smoltracker$" "$2"' _ "$R/proc/$P1/exe" "$R/proc/$P1/maps"
+		fi
 		check "$pm: runs as nobody" grep -qE '^Uid:[[:space:]]+65534[[:space:]]' "$R/proc/$P1/status"
 		check "$pm: status says running" bash -c '[ "$(timeout 30 chroot "$1" /etc/init.d/smoltracker status)" = running ]' _ "$R"
 		run '/etc/init.d/smoltracker start'
@@ -293,10 +297,10 @@ fi
 [ "$(id -u)" = 0 ] || { echo "test-openwrt.sh: needs root (namespaces, chroot)" >&2; exit 2; }
 ARCH="${1:-x86_64}"
 case "$ARCH" in
-x86_64) USERNS=() ;;
+x86_64) USERNS=0 ;;
 mipsel_24kc)
 	command -v qemu-mipsel-static > /dev/null || { echo "test-openwrt.sh: no qemu-mipsel-static" >&2; exit 2; }
-	USERNS=(--user --map-users=0,0,65536 --map-groups=0,0,65536)
+	USERNS=1
 	;;
 *) echo "test-openwrt.sh: ARCH is x86_64 or mipsel_24kc" >&2; exit 2 ;;
 esac
@@ -315,5 +319,24 @@ cp "cross/out/smoltracker-$ARCH" "$WORK/up/smoltracker-$ARCH"
 printf '\n' >> "$WORK/up/smoltracker-$ARCH"
 PKG_RELEASE=2 BIN_DIR="$WORK/up" FEED_OUT="$WORK/up" cross/package.sh "$ARCH" > /dev/null
 
-timeout 900 unshare "${USERNS[@]}" --pid --fork --mount --net --ipc --uts --propagation private \
-	"$ROOT_DIR/cross/test-openwrt.sh" --inside "$ARCH" "$WORK" "$TOOLS"
+NS=(--pid --fork --mount --net --ipc --uts --propagation private)
+INSIDE=("$ROOT_DIR/cross/test-openwrt.sh" --inside "$ARCH" "$WORK" "$TOOLS")
+if [ "$USERNS" = 0 ]; then
+	timeout 900 unshare "${NS[@]}" "${INSIDE[@]}"
+	exit
+fi
+# With a user namespace mapping uids/gids 0-65535 onto themselves (so root stays root,
+# nobody stays nobody), written by us as real root: util-linux 2.38's --map-users would
+# need newuidmap. The child waits for the map before it execs the test (an exec with the
+# map in place gives it root's capabilities in the namespace).
+unshare --user "${NS[@]}" /bin/sh -c \
+	'n=0; until [ -n "$(cat /proc/self/uid_map)" ] && [ -n "$(cat /proc/self/gid_map)" ]; do n=$((n + 1)); [ $n -lt 200 ] || exit 1; sleep 0.05; done; exec timeout 900 "$@"' \
+	sh "${INSIDE[@]}" &
+up=$!
+for _ in $(seq 100); do
+	[ "$(readlink "/proc/$up/ns/user" 2> /dev/null)" != "$(readlink /proc/self/ns/user)" ] && break
+	sleep 0.05
+done
+echo '0 0 65536' > "/proc/$up/uid_map"
+echo '0 0 65536' > "/proc/$up/gid_map"
+wait "$up"
