@@ -19,7 +19,7 @@ fn information_goes_to_stdout_and_problems_to_stderr() {
         ),
     )
     .unwrap();
-    let mut t = Tracker::start_raw(&["-f", conf.to_str().unwrap()]);
+    let mut t = Tracker::start_split(&["-f", conf.to_str().unwrap()]);
     let pid = t.pid().to_string();
     assert!(std::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -27,23 +27,27 @@ fn information_goes_to_stdout_and_problems_to_stderr() {
         .unwrap()
         .success());
     assert_eq!(t.wait(), Some(0));
-    assert!(eventually(5, || t
-        .stdout_log()
-        .contains("SIGTERM: stopping")));
-    let (out, err) = (t.stdout_log(), t.stderr_log());
-    for info in [
+    let infos = [
         "listening on tcp://127.0.0.1:",
         "start-up: whitelist",
         "1 info hashes, 1 bad lines skipped",
         "SIGTERM: stopping",
-    ] {
+    ];
+    let problems = [
+        ":2: unknown directive 'frobnicate' ignored",
+        ":2: not a 40-hex info hash, skipped",
+    ];
+    // The process has exited; wait for both readers to reach the end.
+    eventually(5, || {
+        let (out, err) = (t.stdout_log(), t.stderr_log());
+        infos.iter().all(|i| out.contains(i)) && problems.iter().all(|p| err.contains(p))
+    });
+    let (out, err) = (t.stdout_log(), t.stderr_log());
+    for info in infos {
         assert!(out.contains(info), "{info:?} not on stdout:\n{out}");
         assert!(!err.contains(info), "{info:?} on stderr:\n{err}");
     }
-    for problem in [
-        ":2: unknown directive 'frobnicate' ignored",
-        ":2: not a 40-hex info hash, skipped",
-    ] {
+    for problem in problems {
         assert!(err.contains(problem), "{problem:?} not on stderr:\n{err}");
         assert!(!out.contains(problem), "{problem:?} on stdout:\n{out}");
     }

@@ -7,6 +7,8 @@ pub mod http;
 pub mod log_prefix;
 pub mod privileges;
 pub mod signals;
+#[cfg(all(target_os = "linux", target_env = "musl"))]
+pub mod thread_name;
 pub mod udp;
 
 use crate::access::{file_stamp, AccessList, Mode};
@@ -233,7 +235,7 @@ pub fn run(
     cfg: &Config,
     sockets: Sockets,
     tracker: Tracker,
-    signals: async_signal::Signals,
+    signals: signals::Signals,
 ) -> Result<(), String> {
     let access_file = match (&cfg.access.whitelist, &cfg.access.blacklist) {
         (Some(w), _) => Some((Mode::Whitelist, w.clone())),

@@ -21,6 +21,21 @@ pub struct Tracker {
     stderr: Arc<Mutex<String>>,
 }
 
+/// A pipe (read end, write end), both close-on-exec (the child gets dups).
+fn pipe() -> (std::fs::File, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two new descriptors into `fds` (checked for
+    // failure); each is then owned by exactly one OwnedFd/File.
+    unsafe {
+        assert_eq!(libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC), 0, "pipe2");
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    }
+}
+
 /// Copies a child's output stream line by line into `all` and `own`, and
 /// sends the start-up line to `tx`.
 fn collect(
@@ -79,22 +94,48 @@ impl Tracker {
     }
 
     /// Starts the tracker with exactly `args` and waits for its start-up line.
+    /// stdout and stderr share one pipe (as `2>&1`), so `log()` keeps their order.
     pub fn start_raw(args: &[&str]) -> Tracker {
-        let mut child = command()
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start smoltracker");
+        Self::spawn(args, false)
+    }
+
+    /// Like `start_raw`, with stdout and stderr on pipes of their own, so
+    /// `stdout_log()` and `stderr_log()` tell them apart (`log()` then
+    /// interleaves them in no particular order).
+    pub fn start_split(args: &[&str]) -> Tracker {
+        Self::spawn(args, true)
+    }
+
+    fn spawn(args: &[&str], split: bool) -> Tracker {
+        let mut cmd = command();
+        cmd.args(args).stdin(Stdio::null());
         let log = Arc::new(Mutex::new(String::new()));
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        collect(out, log.clone(), stdout.clone(), tx.clone());
-        let err = child.stderr.take().unwrap();
-        collect(err, log.clone(), stderr.clone(), tx);
+        let mut child = if split {
+            let mut child = cmd
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start smoltracker");
+            let out = child.stdout.take().unwrap();
+            collect(out, log.clone(), stdout.clone(), tx.clone());
+            let err = child.stderr.take().unwrap();
+            collect(err, log.clone(), stderr.clone(), tx);
+            child
+        } else {
+            let (reader, writer) = pipe();
+            let child = cmd
+                .stdout(writer.try_clone().expect("pipe"))
+                .stderr(writer)
+                .spawn()
+                .expect("start smoltracker");
+            // The Command still holds the write ends: drop it so EOF comes.
+            drop(cmd);
+            collect(reader, log.clone(), Arc::new(Mutex::new(String::new())), tx);
+            child
+        };
         let line = match rx.recv_timeout(Duration::from_secs(10 * u64::from(slow()))) {
             Ok(l) => l,
             Err(_) => {
