@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 pub fn stderr() -> &'static str {
     static PREFIX: OnceLock<&'static str> = OnceLock::new();
     PREFIX.get_or_init(|| {
-        let stream = std::env::var("JOURNAL_STREAM").ok();
-        if stream.as_deref().is_some_and(is_stderr) {
+        let stream = std::env::var_os("JOURNAL_STREAM");
+        if stream.as_ref().and_then(|s| s.to_str()).is_some_and(is_stderr) {
             "<4>"
         } else {
             ""
