@@ -96,28 +96,25 @@ mktar() { # DIR MEMBERS... -> stdout (gzip -n: no name/time in the gzip header)
 # outside a router root (no functions.sh, e.g. an image build's offline root) they do
 # nothing instead of failing. default_postinst enables and starts the service on a live
 # router (only enables into an offline root); default_prerm stops and disables it.
+script_head() { # the guard and the environment both kinds of script start with
+	cat <<-SCRIPT
+		[ -s \${IPKG_INSTROOT}/lib/functions.sh ] || exit 0
+		. \${IPKG_INSTROOT}/lib/functions.sh
+		export root="\${IPKG_INSTROOT}"
+		export pkgname="$NAME"
+	SCRIPT
+}
 postinst_body() { # [PKG_UPGRADE]
 	echo '#!/bin/sh'
 	[ -z "${1:-}" ] || echo 'export PKG_UPGRADE=1'
-	cat <<-SCRIPT
-		[ "\${IPKG_NO_SCRIPT}" = "1" ] && exit 0
-		[ -s \${IPKG_INSTROOT}/lib/functions.sh ] || exit 0
-		. \${IPKG_INSTROOT}/lib/functions.sh
-		export root="\${IPKG_INSTROOT}"
-		export pkgname="$NAME"
-		add_group_and_user
-		default_postinst
-	SCRIPT
+	echo '[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0'
+	script_head
+	printf '%s\n' add_group_and_user default_postinst
 }
 prerm_body() {
-	cat <<-SCRIPT
-		#!/bin/sh
-		[ -s \${IPKG_INSTROOT}/lib/functions.sh ] || exit 0
-		. \${IPKG_INSTROOT}/lib/functions.sh
-		export root="\${IPKG_INSTROOT}"
-		export pkgname="$NAME"
-		default_prerm
-	SCRIPT
+	echo '#!/bin/sh'
+	script_head
+	echo default_prerm
 }
 
 for arch in "$@"; do

@@ -48,7 +48,10 @@ if [ "${1:-}" = --inside ]; then
 	if [ "$ARCH" = mipsel_24kc ]; then
 		# A binfmt_misc instance of this user namespace only (F: qemu is opened now, so
 		# it need not exist inside the chroot).
-		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || {
+			echo "FAIL: no binfmt_misc of our own (needs Linux >= 6.7 for one in a user namespace)" >&2
+			exit 1
+		}
 		printf '%s' ':qemu-mipsel:M::\x7f\x45\x4c\x46\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x08\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xfe\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-mipsel-static:F' \
 			> /proc/sys/fs/binfmt_misc/register
 	fi
