@@ -202,5 +202,25 @@ cross/package.sh "$@" > /dev/null
 check "rebuilding gives byte-identical .ipk, Packages, Packages.gz (signatures are new)" bash -c '
 	sha256sum "$1"/*/* | grep -v Packages.sig | cmp -s - <(grep -v Packages.sig "$2")' _ "$OUT" "$tmp/first"
 
+echo "== release keys named by SIGN_KEY_USIGN and SIGN_KEY_APK"
+rel="$tmp/release"
+mkdir -p "$rel/keys"
+"$USIGN" -G -c "test release key" -s "$rel/keys/usign.sec" -p "$rel/keys/usign.sec.pub"
+openssl ecparam -name prime256v1 -genkey -noout -out "$rel/keys/apk.pem" 2> /dev/null
+openssl ec -in "$rel/keys/apk.pem" -pubout -out "$rel/keys/apk.pub.pem" 2> /dev/null
+SIGN_KEY_USIGN="$rel/keys/usign.sec" SIGN_KEY_APK="$rel/keys/apk.pem" FEED_OUT="$rel" KEYS_DIR="$rel/no-throwaway" \
+	cross/package.sh "$arch" > /dev/null
+check "the feeds publish the named keys' public halves, no throwaway key is made" bash -c '
+	cmp -s "$1/ipk/smoltracker-feed.pub" "$1/keys/usign.sec.pub" && cmp -s "$1/apk/smoltracker-feed.pem" "$1/keys/apk.pub.pem" &&
+	[ ! -e "$1/no-throwaway" ]' _ "$rel"
+check "Packages.sig verifies with the release key, not with the throwaway one" bash -c '
+	"$1" -V -q -m "$2/ipk/$3/Packages" -p "$2/keys/usign.sec.pub" &&
+	! "$1" -V -q -m "$2/ipk/$3/Packages" -p "$4" 2>/dev/null' _ "$USIGN" "$rel" "$arch" "$OUT/smoltracker-feed.pub"
+mkdir -p "$rel/apk-keys"
+cp "$rel/keys/apk.pub.pem" "$rel/apk-keys/"
+check "packages.adb and the .apk verify with the release key, not with the throwaway one" bash -c '
+	"$1" --keys-dir "$2/apk-keys" verify "$2/apk/$3/packages.adb" "$2/apk/$3/"*.apk >/dev/null &&
+	! "$1" --keys-dir "$4" verify "$2/apk/$3/packages.adb" >/dev/null 2>&1' _ "$APK" "$rel" "$arch" "$tmp/apk-keys"
+
 echo "== $fails failed"
 [ "$fails" -eq 0 ]
