@@ -8,7 +8,8 @@
 # (network: only `lo`), in a chroot whose /bin/sh is BusyBox ash. Two roots, one after
 # the other: the .ipk installed by the real opkg, the .apk by the real apk from the
 # signed feed index (its key in /etc/apk/keys, no --allow-untrusted). In each, as a router
-# user: install (postinst enables and starts), enable, start, HTTP + UDP answer on
+# user: install (postinst enables and starts; apk fetches the key and feed over HTTP from
+# BusyBox httpd on 127.0.0.1:8080), enable, start, HTTP + UDP answer on
 # 127.0.0.1 and ::1, runs as nobody, status, whitelist append + reload (SIGHUP, same PID,
 # hash accepted), uci set + commit (no restart) + reload_config (restart, new config),
 # SIGKILL (respawned), logread (start line daemon.info, warnings daemon.err), upgrade to a
@@ -66,7 +67,7 @@ if [ "${1:-}" = --inside ]; then
 		done
 	}
 	make_root() { # R: BusyBox, OpenWrt's shell files and tools, /proc, a private /dev
-		mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,lib,proc,dev,tmp,root,etc/config,etc/rc.d,usr/share/libubox}
+		mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,lib,proc,dev,tmp,root,srv,etc/config,etc/rc.d,usr/share/libubox}
 		ln -s tmp "$R/var"
 		chmod 1777 "$R/tmp"
 		install -m0755 /bin/busybox "$R/bin/busybox"
@@ -99,6 +100,7 @@ if [ "${1:-}" = --inside ]; then
 		wait_until 10 test -S "$R/var/run/ubus/ubus.sock" || { echo "ubusd did not start" >&2; return 1; }
 		chroot "$R" /sbin/syslogd -n -C128 & DAEMONS+=($!)
 		wait_until 10 test -S "$R/dev/log" || { echo "syslogd did not start" >&2; return 1; }
+		chroot "$R" /bin/busybox httpd -f -p 127.0.0.1:8080 -h /srv & DAEMONS+=($!)
 		chroot "$R" /sbin/procd & DAEMONS+=($!)
 		wait_until 10 run 'ubus list service' > /dev/null || { echo "procd did not register" >&2; return 1; }
 	}
@@ -165,7 +167,7 @@ if [ "${1:-}" = --inside ]; then
 				'option overlay_root /overlay' 'option check_signature' \
 				'arch all 1' 'arch noarch 1' "arch $ARCH 10" > "$R/etc/opkg.conf"
 			cp "$WORK/ipk/$ARCH"/*.ipk "$R/tmp/"
-			cp "$WORK/ipk/smoltracker-feed.pub" "$R/tmp/"
+			cp "$WORK/ipk/smoltracker-feed.pub" "$R/srv/"
 			mkdir -p "$R/tmp/upgrade"
 			cp "$WORK/up/ipk/$ARCH"/*.ipk "$R/tmp/upgrade/"
 			install_cmd="opkg install /tmp/smoltracker_*_$ARCH.ipk"
@@ -179,12 +181,13 @@ if [ "${1:-}" = --inside ]; then
 			mkdir -p "$R/etc/apk/keys" "$R/etc/apk/repositories.d"
 			echo "$ARCH" > "$R/etc/apk/arch"
 			timeout 60 "$TOOLS/sbin/apk" --root "$R" --no-network --no-cache --no-logfile add --initdb > /dev/null
-			# The feed, served from a directory (a router has https://...).
+			# The feed and its key over HTTP (BusyBox httpd on 127.0.0.1:8080 in the
+			# chroot), fetched by apk's own HTTP client, as a router does over https://.
 			mkdir -p "$R/srv/feed"
 			cp "$WORK/apk/$ARCH"/* "$R/srv/feed/"
-			cp "$WORK/apk/smoltracker-feed.pem" "$R/tmp/"
-			install_cmd="cp /tmp/smoltracker-feed.pem /etc/apk/keys/ &&
-				echo /srv/feed/packages.adb >> /etc/apk/repositories.d/customfeeds.list &&
+			cp "$WORK/apk/smoltracker-feed.pem" "$R/srv/"
+			install_cmd="wget -q -O /etc/apk/keys/smoltracker-feed.pem http://127.0.0.1:8080/smoltracker-feed.pem &&
+				echo http://127.0.0.1:8080/feed/packages.adb >> /etc/apk/repositories.d/customfeeds.list &&
 				apk update && apk add smoltracker"
 			upgrade_cmd="apk update && apk upgrade"
 			remove_cmd="apk del smoltracker"
@@ -195,12 +198,13 @@ if [ "${1:-}" = --inside ]; then
 
 		if [ "$pm" = apk ]; then
 			check "apk: the feed is refused without its key (signed index, no --allow-untrusted)" \
-				bash -c '! timeout 60 chroot "$1" /usr/bin/apk --repository /srv/feed/packages.adb add --simulate smoltracker >/dev/null 2>&1' _ "$R"
+				bash -c '! timeout 60 chroot "$1" /usr/bin/apk --repository http://127.0.0.1:8080/feed/packages.adb add --simulate smoltracker >/dev/null 2>&1' _ "$R"
 		else
 			# What `opkg-key add` does with a key: /etc/opkg/keys/FINGERPRINT; opkg then
 			# checks Packages.sig with usign -V -P /etc/opkg/keys.
 			cp "$WORK/ipk/$ARCH/Packages" "$WORK/ipk/$ARCH/Packages.sig" "$R/tmp/"
-			run 'mkdir -p /etc/opkg/keys && cp /tmp/smoltracker-feed.pub "/etc/opkg/keys/$(usign -F -p /tmp/smoltracker-feed.pub)"'
+			run 'wget -q -O /tmp/smoltracker-feed.pub http://127.0.0.1:8080/smoltracker-feed.pub &&
+				mkdir -p /etc/opkg/keys && cp /tmp/smoltracker-feed.pub "/etc/opkg/keys/$(usign -F -p /tmp/smoltracker-feed.pub)"'
 			check "opkg: Packages.sig verifies against /etc/opkg/keys (usign -V -P)" \
 				run 'usign -V -q -P /etc/opkg/keys -m /tmp/Packages'
 			check "opkg: a changed Packages fails the check" \
