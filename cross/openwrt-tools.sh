@@ -16,7 +16,8 @@ P="${OPENWRT_TOOLS:-$ROOT/target/openwrt-tools}"
 [ -d "$VENDOR" ] || { echo "openwrt-tools.sh: no $VENDOR" >&2; exit 1; }
 VENDOR="$(cd "$VENDOR" && pwd)"
 
-stamp="$(cd "$VENDOR" && sha256sum ./*.tar.gz compat/* | sha256sum | cut -c1-16)"
+# Rebuilt when the sources or this script change.
+stamp="$( (cd "$VENDOR" && sha256sum ./*.tar.gz compat/*) | cat - "$0" | sha256sum | cut -c1-16)"
 if [ -f "$P/.stamp" ] && [ "$(cat "$P/.stamp")" = "$stamp" ]; then
 	echo "$P"
 	exit 0
