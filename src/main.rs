@@ -1,7 +1,7 @@
 //! `smoltracker`: parse the command line, bind, drop privileges, serve.
 
 use smoltracker::config::{self, Command};
-use smoltracker::server::{self, log, privileges, signals};
+use smoltracker::server::{self, info, privileges, signals, warn};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -17,31 +17,31 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            log(e);
+            warn(e);
             return ExitCode::from(2);
         }
     };
     for w in warnings {
-        log(format_args!("warning: {w}"));
+        warn(format_args!("warning: {w}"));
     }
     let signals = match signals::install() {
         Ok(s) => s,
         Err(e) => {
-            log(format_args!("cannot install signal handlers: {e}"));
+            warn(format_args!("cannot install signal handlers: {e}"));
             return ExitCode::FAILURE;
         }
     };
     let tracker = match server::build_tracker(&cfg) {
         Ok(t) => t,
         Err(e) => {
-            log(e);
+            warn(e);
             return ExitCode::from(2);
         }
     };
     let sockets = match server::bind_all(&cfg) {
         Ok(s) => s,
         Err(e) => {
-            log(e);
+            warn(e);
             return ExitCode::FAILURE;
         }
     };
@@ -52,22 +52,22 @@ fn main() -> ExitCode {
             .flatten()
         {
             if let Some(done) = server::fifo::prepare(path, owner)? {
-                log(done);
+                info(done);
             }
         }
         Ok(())
     };
     match privileges::drop_privileges(cfg.rootdir.as_deref(), cfg.user.as_deref(), &mut prepare) {
-        Ok(d) => log(d.summary),
+        Ok(d) => info(d.summary),
         Err(e) => {
-            log(e);
+            warn(e);
             return ExitCode::FAILURE;
         }
     }
     match server::run(&cfg, sockets, tracker, signals) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log(e);
+            warn(e);
             ExitCode::FAILURE
         }
     }

@@ -6,7 +6,7 @@
 //! the FIFO is opened again (the new reader first, so writers never find it
 //! without one) for the next writer.
 
-use super::{log, Shared};
+use super::{info, warn, Shared};
 use crate::access::changes::{Applied, Change};
 use crate::access::fifo_lines::{Line, Lines};
 use smol::{Async, Timer};
@@ -76,7 +76,7 @@ pub async fn serve(path: PathBuf, change: Change, shared: Shared) {
         match open(&path) {
             Ok(f) => break f,
             Err(e) => {
-                log(format_args!(
+                warn(format_args!(
                     "cannot open FIFO {name}: {e}; retrying in 10 s"
                 ));
                 Timer::after(Duration::from_secs(10)).await;
@@ -103,7 +103,7 @@ pub async fn serve(path: PathBuf, change: Change, shared: Shared) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    log(format_args!("reading FIFO {name}: {e}; opening it again"));
+                    warn(format_args!("reading FIFO {name}: {e}; opening it again"));
                     break true;
                 }
             }
@@ -114,7 +114,7 @@ pub async fn serve(path: PathBuf, change: Change, shared: Shared) {
             match open(&path) {
                 Ok(f) => fifo = f,
                 Err(e) => {
-                    log(format_args!(
+                    warn(format_args!(
                         "cannot open FIFO {name} again: {e}; retrying in 10 s"
                     ));
                     Timer::after(Duration::from_secs(10)).await;
@@ -161,7 +161,7 @@ impl Batch {
                             _ => '?',
                         })
                         .collect();
-                    log(format_args!("{name}: {why}, skipped: \"{shown}\""));
+                    warn(format_args!("{name}: {why}, skipped: \"{shown}\""));
                 }
             }
         }
@@ -169,7 +169,7 @@ impl Batch {
 
     fn report(&self, change: Change, shared: &Shared, name: &str) {
         if self.bad > REPORT_MAX {
-            log(format_args!(
+            warn(format_args!(
                 "{name}: {} more bad lines skipped",
                 self.bad - REPORT_MAX
             ));
@@ -182,12 +182,12 @@ impl Batch {
             Change::Add => "added",
             Change::Delete => "deleted",
         };
-        log(format_args!(
+        info(format_args!(
             "{name}: {} info hashes {verb}, {} already so; changes since the last reload: +{added} -{deleted}",
             self.changed, self.unchanged
         ));
         if self.full > 0 {
-            log(format_args!(
+            warn(format_args!(
                 "{name}: {} info hashes NOT {verb}: the changesets are full ({capacity} hashes); \
                  merge them into the list file and reload (SIGHUP) to flush them",
                 self.full

@@ -5,8 +5,11 @@
 pub mod bind;
 pub mod fifo;
 pub mod http;
+pub mod log_prefix;
 pub mod privileges;
 pub mod signals;
+#[cfg(all(target_os = "linux", target_env = "musl"))]
+pub mod thread_name;
 pub mod udp;
 
 use crate::access::changes::{Change, ENTRY_BYTES};
@@ -30,9 +33,17 @@ const SWEEP_SECS: u64 = 30;
 /// Seconds between summaries of refused announces in the log.
 const REFUSAL_REPORT_SECS: u32 = 600;
 
-/// Writes one line to stderr, where procd and systemd collect it.
-pub fn log(msg: impl std::fmt::Display) {
-    eprintln!("smoltracker: {msg}");
+/// Writes an informational line (start-up, reloads, stop) to stdout: procd
+/// logs it as daemon.info, systemd's journal at its default level.
+pub fn info(msg: impl std::fmt::Display) {
+    println!("smoltracker: {msg}");
+}
+
+/// Writes a warning or an error to stderr: procd logs it as daemon.err; under
+/// systemd it carries a `<4>` priority prefix, which the journal reads as
+/// "warning" (see `log_prefix`).
+pub fn warn(msg: impl std::fmt::Display) {
+    eprintln!("{}smoltracker: {msg}", log_prefix::stderr());
 }
 
 /// State every task holds a handle to.
@@ -74,11 +85,11 @@ impl SharedState {
             if capacity > 0 {
                 // FIFO changes over no list file: a reload empties them.
                 tracker.set_access(None);
-                log(format_args!(
+                info(format_args!(
                     "{why}: no list file; FIFO changes flushed (+{added} -{deleted})"
                 ));
             } else if why == "SIGHUP" {
-                log("SIGHUP: no whitelist or blacklist configured, nothing to reload");
+                warn("SIGHUP: no whitelist or blacklist configured, nothing to reload");
             }
             return;
         };
@@ -90,7 +101,7 @@ impl SharedState {
         match std::fs::read(path).map(|text| (AccessList::parse(*mode, &text), text)) {
             Ok(((list, bad), text)) => {
                 for b in bad.iter().take(20) {
-                    log(format_args!(
+                    warn(format_args!(
                         "{}:{}: {}, skipped",
                         path.display(),
                         b.line,
@@ -98,7 +109,7 @@ impl SharedState {
                     ));
                 }
                 if bad.len() > 20 {
-                    log(format_args!(
+                    warn(format_args!(
                         "{}: {} more bad lines skipped",
                         path.display(),
                         bad.len() - 20
@@ -106,7 +117,7 @@ impl SharedState {
                 }
                 let mut tracker = self.tracker.borrow_mut();
                 let (added, deleted, capacity) = tracker.changes();
-                log(format_args!(
+                info(format_args!(
                     "{why}: {kind} {}: {} info hashes{}{}",
                     path.display(),
                     list.len(),
@@ -129,13 +140,13 @@ impl SharedState {
             Err(e) => {
                 let mut tracker = self.tracker.borrow_mut();
                 match tracker.access() {
-                    Some(old) => log(format_args!(
+                    Some(old) => warn(format_args!(
                         "{why}: cannot read {kind} {}: {e}; keeping the previous list ({} info hashes)",
                         path.display(),
                         old.len()
                     )),
                     None => {
-                        log(format_args!(
+                        warn(format_args!(
                             "{why}: cannot read {kind} {}: {e}; starting with an empty {kind}",
                             path.display()
                         ));
@@ -156,7 +167,7 @@ impl SharedState {
         }
         match state::save(path, &tracker.swarm, tracker.stats.tracker_id) {
             Ok(_) => self.state_saved.set(fp),
-            Err(e) => log(format_args!(
+            Err(e) => warn(format_args!(
                 "cannot write state file {}: {e}",
                 path.display()
             )),
@@ -167,17 +178,17 @@ impl SharedState {
 /// Logs what a label rebuild changed or left out (at most 20 lines of it).
 fn report_labels(path: &std::path::Path, r: crate::labels::Rebuilt) {
     for n in r.notes.iter().take(20) {
-        log(format_args!("{}:{}: {}", path.display(), n.line, n.what));
+        warn(format_args!("{}:{}: {}", path.display(), n.line, n.what));
     }
     if r.notes.len() > 20 {
-        log(format_args!(
+        warn(format_args!(
             "{}: {} more labels cleaned",
             path.display(),
             r.notes.len() - 20
         ));
     }
     if r.dropped > 0 {
-        log(format_args!(
+        warn(format_args!(
             "{}: {} labels left out: the label store is full ({} kept; raise tracker.label_memory)",
             path.display(),
             r.dropped,
@@ -220,7 +231,7 @@ pub fn bind_all(cfg: &Config) -> Result<Sockets, String> {
                         && a.ip().is_unspecified()
                         && addrs.iter().any(|o| o.is_ipv4()) =>
                 {
-                    log(format_args!(
+                    warn(format_args!(
                         "warning: cannot listen on {proto} {a}: {e}; serving IPv4 only"
                     ))
                 }
@@ -268,7 +279,7 @@ pub fn run(
     cfg: &Config,
     sockets: Sockets,
     tracker: Tracker,
-    signals: async_signal::Signals,
+    signals: signals::Signals,
 ) -> Result<(), String> {
     let access_file = match (&cfg.access.whitelist, &cfg.access.blacklist) {
         (Some(w), _) => Some((Mode::Whitelist, w.clone())),
@@ -292,7 +303,7 @@ pub fn run(
         let first_run = !path.exists();
         let kept_id = match state::load(path, &mut tracker.swarm) {
             Ok(l) => {
-                log(format_args!(
+                info(format_args!(
                     "state {}: restored {} completed counts",
                     path.display(),
                     l.restored
@@ -300,7 +311,7 @@ pub fn run(
                 l.tracker_id
             }
             Err(e) => {
-                log(format_args!(
+                warn(format_args!(
                     "state {}: {e}; ignored, starting from zero",
                     path.display()
                 ));
@@ -330,7 +341,7 @@ pub fn run(
                 _ => "blacklist",
             };
             let capacity = shared.tracker.borrow().changes().2;
-            log(format_args!(
+            info(format_args!(
                 "FIFO {}: info hashes written here are {} the {kind} at once (room for {capacity} changes until the next reload)",
                 path.display(),
                 match change {
@@ -343,9 +354,9 @@ pub fn run(
         }
     }
     let cap = shared.tracker.borrow().swarm.capacity();
-    log(crate::budget::divide(cfg)?.describe(cfg.max_memory));
+    info(crate::budget::divide(cfg)?.describe(cfg.max_memory));
     // Printed once the access list and state are loaded: "listening" means ready.
-    eprintln!(
+    println!(
         "smoltracker {}: listening on {}; memory cap {} KiB ({} torrents, {} IPv4 peers)",
         env!("CARGO_PKG_VERSION"),
         sockets.describe(),
@@ -385,7 +396,7 @@ pub fn run(
             .executor
             .run(signals::until_stopped(signals, shared.clone())),
     );
-    log(format_args!("{why}: stopping"));
+    info(format_args!("{why}: stopping"));
     shared.save_state(true);
     Ok(())
 }
@@ -406,7 +417,7 @@ async fn sweeper(shared: Shared) {
                 tracker.stats.refused_rate,
             );
             if refused != reported {
-                log(format_args!(
+                info(format_args!(
                     "refused {} announces not on the access list, {} because the tracker was full and {} new torrents over their network's budget in the last {} minutes",
                     refused.0 - reported.0,
                     refused.1 - reported.1,

@@ -97,7 +97,7 @@ mod batched {
         let mut b = match new_batch() {
             Ok(b) => b,
             Err(e) => {
-                super::super::log(format_args!("udp: {e}"));
+                crate::server::warn(format_args!("udp: {e}"));
                 return;
             }
         };

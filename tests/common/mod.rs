@@ -13,7 +13,50 @@ pub struct Tracker {
     child: Child,
     pub tcp: Vec<SocketAddr>,
     pub udp: Vec<SocketAddr>,
+    /// stdout and stderr interleaved, as procd or a terminal shows them.
     log: Arc<Mutex<String>>,
+    /// Each stream alone (informational lines go to stdout, warnings and
+    /// errors to stderr).
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+/// A pipe (read end, write end), both close-on-exec (the child gets dups).
+fn pipe() -> (std::fs::File, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two new descriptors into `fds` (checked for
+    // failure); each is then owned by exactly one OwnedFd/File.
+    unsafe {
+        assert_eq!(libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC), 0, "pipe2");
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    }
+}
+
+/// Copies a child's output stream line by line into `all` and `own`, and
+/// sends the start-up line to `tx`.
+fn collect(
+    stream: impl Read + Send + 'static,
+    all: Arc<Mutex<String>>,
+    own: Arc<Mutex<String>>,
+    tx: std::sync::mpsc::Sender<String>,
+) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            for sink in [&all, &own] {
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+            if line.contains("listening on") {
+                let _ = tx.send(line.clone());
+            }
+        }
+    });
 }
 
 pub fn command() -> Command {
@@ -51,31 +94,48 @@ impl Tracker {
     }
 
     /// Starts the tracker with exactly `args` and waits for its start-up line.
+    /// stdout and stderr share one pipe (as `2>&1`), so `log()` keeps their order.
     pub fn start_raw(args: &[&str]) -> Tracker {
-        let mut child = command()
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start smoltracker");
-        let stderr = child.stderr.take().unwrap();
+        Self::spawn(args, false)
+    }
+
+    /// Like `start_raw`, with stdout and stderr on pipes of their own, so
+    /// `stdout_log()` and `stderr_log()` tell them apart (`log()` then
+    /// interleaves them in no particular order).
+    pub fn start_split(args: &[&str]) -> Tracker {
+        Self::spawn(args, true)
+    }
+
+    fn spawn(args: &[&str], split: bool) -> Tracker {
+        let mut cmd = command();
+        cmd.args(args).stdin(Stdio::null());
         let log = Arc::new(Mutex::new(String::new()));
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                {
-                    let mut l = sink.lock().unwrap();
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-                if line.contains("listening on") {
-                    let _ = tx.send(line.clone());
-                }
-            }
-        });
+        let mut child = if split {
+            let mut child = cmd
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start smoltracker");
+            let out = child.stdout.take().unwrap();
+            collect(out, log.clone(), stdout.clone(), tx.clone());
+            let err = child.stderr.take().unwrap();
+            collect(err, log.clone(), stderr.clone(), tx);
+            child
+        } else {
+            let (reader, writer) = pipe();
+            let child = cmd
+                .stdout(writer.try_clone().expect("pipe"))
+                .stderr(writer)
+                .spawn()
+                .expect("start smoltracker");
+            // The Command still holds the write ends: drop it so EOF comes.
+            drop(cmd);
+            collect(reader, log.clone(), Arc::new(Mutex::new(String::new())), tx);
+            child
+        };
         let line = match rx.recv_timeout(Duration::from_secs(10 * u64::from(slow()))) {
             Ok(l) => l,
             Err(_) => {
@@ -98,11 +158,21 @@ impl Tracker {
             tcp,
             udp,
             log,
+            stdout,
+            stderr,
         }
     }
 
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    pub fn stdout_log(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr_log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 
     pub fn pid(&self) -> u32 {

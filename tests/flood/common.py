@@ -119,7 +119,7 @@ class Tracker:
         self.log_path = os.path.join(self.dir, "stderr.log")
         self.log_file = open(self.log_path, "wb")
         args = [BIN, "-f", conf_path, "-i", "127.0.0.1", "-p", "0", "-P", "0", *extra_args]
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log_file,
                                      stderr=self.log_file, cwd=self.dir)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
