@@ -52,7 +52,7 @@ wait_http() {
 }
 
 sp=$(port); op=$(port)
-"$bin" -i 127.0.0.1 -p "$sp" -P "$sp" -w "$work/whitelist" 2> "$work/smol.log" &
+"$bin" -i 127.0.0.1 -p "$sp" -P "$sp" -w "$work/whitelist" > "$work/smol.log" 2>&1 &
 pids+=($!)
 /usr/bin/opentracker -i 127.0.0.1 -p "$op" -P "$op" -w "$work/whitelist" -A 127.0.0.1 > "$work/ot.log" 2>&1 &
 pids+=($!)
@@ -113,7 +113,7 @@ chmod 666 "$work/state"
 printf 'tracker.state_file %s\n' "$work/state" > "$work/state.conf"
 chmod 644 "$work/state.conf"
 dp=$(port)
-"$bin" -f "$work/state.conf" -i 127.0.0.1 -p "$dp" -P "$dp" 2> "$work/state.log" &
+"$bin" -f "$work/state.conf" -i 127.0.0.1 -p "$dp" -P "$dp" > "$work/state.log" 2>&1 &
 pids+=($!)
 wait_http "$dp" || { cat "$work/state.log"; exit 1; }
 r=$(curl -s -m 5 "http://127.0.0.1:$dp/scrape?info_hash=$(enc $A)")
@@ -171,7 +171,7 @@ for line in "access.fifo_add $fifo" "access.fifo_delete $work/delete.fifo" \
 done
 echo "$conf" > "$work/uci.conf"
 chmod 644 "$work/uci.conf"
-"$bin" -f "$work/uci.conf" 2> "$work/uci.log" &
+"$bin" -f "$work/uci.conf" > "$work/uci.log" 2>&1 &
 pids+=($!)
 up=$(sed -n 's/^listen.tcp_udp 127.0.0.1:\([0-9]*\)$/\1/p' "$work/uci.conf")
 wait_http "$up" || { cat "$work/uci.log"; exit 1; }

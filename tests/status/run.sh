@@ -20,7 +20,7 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "
 trap cleanup EXIT
 /usr/bin/python3 "$here/load.py" whitelist "$work/whitelist"
 chmod 644 "$work/whitelist"
-"$bin" -i 127.0.0.1 -p 0 -P 0 -w "$work/whitelist" 2>"$work/log" &
+"$bin" -i 127.0.0.1 -p 0 -P 0 -w "$work/whitelist" >"$work/log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/log" && break; sleep 0.1; done
 port=$(grep -o 'tcp://127.0.0.1:[0-9]*' "$work/log" | head -1 | sed 's/.*://')
@@ -47,7 +47,7 @@ conf=$(
 )
 grep -qxF "access.stats_public html json" <<<"$conf" || { echo "FAIL: UCI stats_public not mapped:"; echo "$conf"; exit 1; }
 echo "$conf" > "$work/uci.conf"; chmod 644 "$work/uci.conf"
-"$bin" -f "$work/uci.conf" 2>"$work/uci.log" &
+"$bin" -f "$work/uci.conf" >"$work/uci.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/uci.log" && break; sleep 0.1; done
 port=$(grep -o 'tcp://127.0.0.1:[0-9]*' "$work/uci.log" | head -1 | sed 's/.*://')
