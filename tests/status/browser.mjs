@@ -5,6 +5,7 @@
 // survives the 30-second refresh and a reload, that the phone layout does not
 // overflow; writes desktop.png and phone.png to OUT_DIR.
 import { chromium } from 'playwright-core';
+import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -90,9 +91,17 @@ try {
   const last = got.length ? (await rows()).at(-1) : null;
   const h = Buffer.from(last.hash, 'hex');
   const enc = [...h].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
+  // Each from an address of its own: one address holds at most 16 peers of a
+  // torrent (tracker.max_peers_per_address).
+  const { port: trackerPort, hostname } = new URL(base);
   for (let i = 0; i < 40; i++) {
-    const r = await fetch(`${base}/announce?info_hash=${enc}&port=${30000 + i}&left=0`);
-    await r.arrayBuffer();
+    await new Promise((resolve, reject) => {
+      const req = http.get({
+        host: hostname, port: trackerPort, localAddress: `127.0.${100 + i}.1`,
+        path: `/announce?info_hash=${enc}&port=${30000 + i}&left=0`,
+      }, (res) => { res.resume(); res.on('end', resolve); });
+      req.on('error', reject);
+    });
   }
   await page.clock.runFor(30_500);
   let top = null;
