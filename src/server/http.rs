@@ -2,6 +2,7 @@
 //! request head into a fixed buffer, let the tracker answer, write it, and
 //! keep the connection for the next request when the client allows.
 
+use super::parked::{Next, Parked, SWEEP};
 use super::{bind, Shared};
 use crate::wire::http::{parse_head, HeadError, HEAD_ROOM};
 use smol::future::FutureExt;
@@ -39,6 +40,8 @@ async fn timed<T>(
 enum First {
     /// Answered and closed (or the client went away).
     Done,
+    /// Answered in full and kept alive with nothing unread: to be parked.
+    Park,
     /// Needs the event loop: keep-alive, a request still arriving, a reply
     /// that did not fit the socket buffer, or a streamed page.
     Later(Pending),
@@ -64,6 +67,10 @@ pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
     // needs more gets its own task and buffers.
     let mut req = [0u8; REQUEST_MAX];
     let mut out = [0u8; RESPONSE_MAX];
+    let parked = Rc::new(Parked::new(shared.max_connections));
+    shared
+        .spawn(sweep_parked(parked.clone(), shared.clone()))
+        .detach();
     loop {
         let (stream, peer) = match listener.read_with(bind::accept).await {
             Ok(c) => c,
@@ -76,8 +83,14 @@ pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
         shared.tracker.borrow_mut().stats.tcp_connections += 1;
         // A request that has already arrived is answered here, slot or no slot:
         // idle connections holding every slot cannot lock out real clients.
-        let pending = match answer_first(&stream, peer.ip(), &shared, &mut req, &mut out) {
+        let pending = match answer_first(&stream, peer.ip(), &shared, &parked, &mut req, &mut out) {
             First::Done => continue,
+            First::Park => {
+                // answer_first saw to the slot
+                shared.connections.set(shared.connections.get() + 1);
+                parked.push(stream, peer.ip());
+                continue;
+            }
             First::Later(p) => p,
         };
         if shared.connections.get() >= shared.max_connections {
@@ -89,19 +102,49 @@ pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
             }
             continue;
         }
-        let Ok(stream) = Async::new_nonblocking(stream) else {
-            continue;
-        };
         shared.connections.set(shared.connections.get() + 1);
-        let task_shared = shared.clone();
-        shared
-            .spawn(async move {
-                let _ = connection(stream, peer.ip(), &task_shared, pending).await;
-                task_shared
-                    .connections
-                    .set(task_shared.connections.get() - 1);
-            })
-            .detach();
+        start_task(stream, peer.ip(), &shared, pending);
+    }
+}
+
+/// Gives a connection that holds a slot its own task, which frees the slot.
+fn start_task(stream: TcpStream, client: IpAddr, shared: &Shared, pending: Pending) {
+    let Ok(stream) = Async::new_nonblocking(stream) else {
+        shared.connections.set(shared.connections.get() - 1);
+        return;
+    };
+    let task_shared = shared.clone();
+    shared
+        .spawn(async move {
+            let _ = connection(stream, client, &task_shared, pending).await;
+            task_shared
+                .connections
+                .set(task_shared.connections.get() - 1);
+        })
+        .detach();
+}
+
+/// Sweeps one listener's parked connections while there are any: those whose
+/// client closed are closed, the others go on to tasks (see `parked`).
+async fn sweep_parked(parked: Rc<Parked>, shared: Shared) {
+    loop {
+        parked.wait_for_any().await;
+        Timer::after(SWEEP).await;
+        let closed = parked.sweep(|stream, client, next| {
+            let unread = match next {
+                Next::Request(bytes) => bytes.to_vec(),
+                Next::Quiet => Vec::new(),
+            };
+            let pending = Pending {
+                unread,
+                unsent: Vec::new(),
+                stream: None,
+                keep_alive: true,
+                answered: true,
+            };
+            start_task(stream, client, &shared, pending);
+        });
+        shared.connections.set(shared.connections.get() - closed);
     }
 }
 
@@ -112,6 +155,7 @@ fn answer_first(
     stream: &TcpStream,
     client: IpAddr,
     shared: &Shared,
+    parked: &Parked,
     req: &mut [u8],
     out: &mut [u8],
 ) -> First {
@@ -131,7 +175,16 @@ fn answer_first(
         Err(_) => return First::Done,
     };
     let (reply, used) = match parse_head(&req[..n]) {
-        Ok(head) => {
+        Ok(mut head) => {
+            // A connection kept alive needs a slot: the oldest parked one is
+            // closed for it if none is free, and without either the answer
+            // says `Connection: close` (never keep-alive, then a silent close).
+            if head.keep_alive
+                && shared.connections.get() >= shared.max_connections
+                && !parked.reclaim_oldest()
+            {
+                head.keep_alive = false;
+            }
             let now = shared.now();
             let reply = shared.tracker.borrow_mut().http(&head, client, now, out);
             (reply, head.len)
@@ -162,6 +215,9 @@ fn answer_first(
     };
     if written == bytes.len() && last {
         return First::Done;
+    }
+    if written == bytes.len() && reply.keep_alive && reply.stream.is_none() && used == n {
+        return First::Park;
     }
     First::Later(Pending {
         unread: req[used..n].to_vec(),

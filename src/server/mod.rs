@@ -4,6 +4,7 @@
 
 pub mod bind;
 pub mod http;
+pub mod parked;
 pub mod privileges;
 pub mod signals;
 pub mod udp;
