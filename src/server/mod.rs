@@ -3,6 +3,7 @@
 //! `Rc<RefCell<_>>` and never borrowed across an await.
 
 pub mod bind;
+pub mod deadlines;
 pub mod http;
 pub mod parked;
 pub mod privileges;

@@ -133,3 +133,71 @@ impl Parked {
         closed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    /// (client side, server side) of a loopback connection; the server side
+    /// non-blocking, as accepted ones are.
+    fn pair(l: &TcpListener) -> (TcpStream, TcpStream) {
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        s.set_nonblocking(true).unwrap();
+        (c, s)
+    }
+
+    fn ip() -> IpAddr {
+        "127.0.0.1".parse().unwrap()
+    }
+
+    #[test]
+    fn a_sweep_closes_what_its_client_closed_and_hands_on_the_rest() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = Parked::new(4);
+        let (closer, s1) = pair(&l);
+        let (mut talker, s2) = pair(&l);
+        let (_quiet, s3) = pair(&l);
+        p.push(s1, ip());
+        p.push(s2, ip());
+        p.push(s3, ip());
+        drop(closer);
+        talker.write_all(b"GET /a").unwrap();
+        std::thread::sleep(Duration::from_millis(50)); // loopback delivery
+        let mut got = Vec::new();
+        let closed = p.sweep(|_, _, next| match next {
+            Next::Request(b) => got.push(b.to_vec()),
+            Next::Quiet => got.push(b"quiet".to_vec()),
+        });
+        assert_eq!(closed, 1, "the one whose client closed");
+        assert_eq!(got, vec![b"GET /a".to_vec()]);
+        assert_eq!(p.len(), 1, "the quiet one waits a full period");
+        let closed = p.sweep(|_, _, next| {
+            assert!(matches!(next, Next::Quiet));
+            got.push(b"quiet".to_vec());
+        });
+        assert_eq!(closed, 0);
+        assert_eq!(got.len(), 2);
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn reclaim_closes_the_connection_parked_longest() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = Parked::new(2);
+        let (mut c1, s1) = pair(&l);
+        let (mut c2, s2) = pair(&l);
+        p.push(s1, ip());
+        p.push(s2, ip());
+        assert!(p.reclaim_oldest());
+        let mut b = [0u8; 1];
+        c1.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(c1.read(&mut b).unwrap(), 0, "the first parked is closed");
+        c2.set_nonblocking(true).unwrap();
+        assert!(c2.read(&mut b).is_err(), "the second is still open");
+        assert!(p.reclaim_oldest());
+        assert!(!p.reclaim_oldest(), "nothing left");
+    }
+}
