@@ -171,9 +171,10 @@ fn when_every_slot_is_taken_the_oldest_idle_kept_alive_connection_is_reclaimed()
         s
     };
     for pause in [Duration::from_millis(0), Duration::from_millis(300)] {
-        // pause 0: the two wait in the parked list; 300 ms: in their tasks
+        // pause 0: the second still waits in the parked list (the oldest has
+        // gone on to its task); 300 ms: both wait in their tasks
         let mut oldest = open(7301);
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(100));
         let mut second = open(7302);
         std::thread::sleep(pause);
         // A third client, every slot taken: it is kept alive too, and the

@@ -147,8 +147,8 @@ impl Tasks {
         if c.get() < self.shared.max_connections {
             return true;
         }
-        // Idle longest first: a task idle for two sweep periods has waited
-        // longer than anything still parked.
+        // Idle longest first (to within two sweep periods): a task idle for
+        // that long has waited longer than anything still parked.
         let reclaimed = self.limits.reclaim_idle(2 * parked::SWEEP)
             || parked.reclaim_oldest()
             || self.limits.reclaim_idle(Duration::ZERO);
