@@ -94,6 +94,11 @@ impl Deadlines {
         })
     }
 
+    /// Whether no connection is registered.
+    pub fn is_empty(&self) -> bool {
+        self.used.get() == 0
+    }
+
     /// Waits until some connection is registered.
     pub async fn wait_for_any(&self) {
         poll_fn(|cx| {

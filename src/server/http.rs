@@ -4,6 +4,7 @@
 
 use super::deadlines::{self, Deadlines, Ticket};
 use super::parked::{self, Next, Parked};
+use super::ticker::Ticker;
 use super::{bind, Shared};
 use crate::wire::http::{parse_head, HeadError, HEAD_ROOM};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
@@ -162,20 +163,47 @@ impl Tasks {
 /// Ends connection tasks past their time limits, one sweep a second while
 /// there are any (see `deadlines`).
 async fn sweep_deadlines(limits: Rc<Deadlines>) {
+    let ticker = Ticker::new(deadlines::SWEEP).ok();
     loop {
         limits.wait_for_any().await;
-        Timer::after(deadlines::SWEEP).await;
-        limits.sweep();
+        ticker.as_ref().map(Ticker::start);
+        while !limits.is_empty() {
+            tick(&ticker, deadlines::SWEEP).await;
+            limits.sweep();
+        }
+        ticker.as_ref().map(Ticker::stop);
     }
+}
+
+/// Waits one period of a sweep's ticker (an async-io timer if it has none).
+async fn tick(ticker: &Option<Ticker>, period: Duration) {
+    if let Some(t) = ticker {
+        if t.tick().await.is_ok() {
+            return;
+        }
+    }
+    Timer::after(period).await;
 }
 
 /// Sweeps one listener's parked connections while there are any: those whose
 /// client closed are closed, the others go on to tasks (see `parked`).
 async fn sweep_parked(parked: Rc<Parked>, tasks: Tasks) {
-    let shared = &tasks.shared;
+    let ticker = Ticker::new(parked::SWEEP).ok();
     loop {
         parked.wait_for_any().await;
-        Timer::after(parked::SWEEP).await;
+        ticker.as_ref().map(Ticker::start);
+        while !parked.is_empty() {
+            tick(&ticker, parked::SWEEP).await;
+            sweep_once(&parked, &tasks);
+        }
+        ticker.as_ref().map(Ticker::stop);
+    }
+}
+
+/// One sweep of the parked connections.
+fn sweep_once(parked: &Parked, tasks: &Tasks) {
+    let shared = &tasks.shared;
+    {
         let closed = parked.sweep(|stream, client, next| {
             let unread = match next {
                 Next::Request(bytes) => bytes.to_vec(),

@@ -8,6 +8,7 @@ pub mod http;
 pub mod parked;
 pub mod privileges;
 pub mod signals;
+pub mod ticker;
 pub mod udp;
 
 use crate::access::{file_stamp, AccessList, Mode};
