@@ -3,13 +3,16 @@
 //! `Rc<RefCell<_>>` and never borrowed across an await.
 
 pub mod bind;
+pub mod deadlines;
 pub mod fifo;
 pub mod http;
 pub mod log_prefix;
+pub mod parked;
 pub mod privileges;
 pub mod signals;
 #[cfg(all(target_os = "linux", target_env = "musl"))]
 pub mod thread_name;
+pub mod ticker;
 pub mod udp;
 
 use crate::access::changes::{Change, ENTRY_BYTES};

@@ -1,0 +1,214 @@
+//! Black-box: what the tracker does with HTTP connections after an answer —
+//! the patterns real clients show (../shared/README.md §6): kept alive and
+//! reused, closed by the client right after one answer, `Connection: close`,
+//! HTTP/1.0, pipelining, and every slot taken.
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// The keep-alive idle limit the tracker promises (src/server/http.rs).
+const KEEP_ALIVE_IDLE: u64 = 15;
+/// Deadlines are checked once a second.
+const SWEEP: u64 = 1;
+
+fn announce(port: u16, extra_headers: &str) -> String {
+    format!(
+        "GET {} HTTP/1.1\r\nHost: t\r\n{extra_headers}\r\n",
+        announce_url(&[0x4b; 20], port, "&left=1")
+    )
+}
+
+/// Whether the server has closed `s` (EOF now, or within `wait`).
+fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
+    s.set_read_timeout(Some(wait)).unwrap();
+    let mut b = [0u8; 1];
+    match s.read(&mut b) {
+        Ok(0) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        Ok(_) => false,
+    }
+}
+
+fn cap_config(name: &str, max: usize) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = scratch_dir(name);
+    let conf = dir.join("t.conf");
+    std::fs::write(&conf, format!("tracker.max_connections {max}\n")).unwrap();
+    (dir, conf)
+}
+
+#[test]
+fn a_kept_alive_connection_is_reused_then_closed_after_its_idle_limit() {
+    let t = Tracker::start(&[]);
+    let mut s = connect(t.tcp[0]);
+    s.write_all(announce(7001, "").as_bytes()).unwrap();
+    let r = read_response(&mut s).unwrap();
+    assert!(r.head.contains("Connection: keep-alive"), "{}", r.head);
+    // Reused after a pause well inside the limit (Transmission: 13 s gaps).
+    std::thread::sleep(Duration::from_secs(3));
+    s.write_all(announce(7002, "").as_bytes()).unwrap();
+    assert_eq!(read_response(&mut s).map(|r| r.status), Some(200));
+    // Then idle: a client reading until the server closes gets its close
+    // once the idle limit has passed, and not before.
+    let idle = Instant::now();
+    let wait = Duration::from_secs((KEEP_ALIVE_IDLE + SWEEP + 3) * u64::from(slow()));
+    assert!(closed_within(&mut s, wait), "closed by the tracker");
+    let after = idle.elapsed().as_secs_f64();
+    assert!(
+        after >= KEEP_ALIVE_IDLE as f64 - 0.1,
+        "closed after {after:.1} s, before the idle limit"
+    );
+    assert!(
+        after <= (KEEP_ALIVE_IDLE + SWEEP + 1) as f64 * f64::from(slow()),
+        "closed after {after:.1} s"
+    );
+}
+
+#[test]
+fn connection_close_and_http10_answers_close_at_once() {
+    let t = Tracker::start(&[]);
+    // libtorrent and qBittorrent: HTTP/1.1 with Connection: close.
+    let mut s = connect(t.tcp[0]);
+    s.write_all(announce(7101, "Connection: close\r\n").as_bytes())
+        .unwrap();
+    let started = Instant::now();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2 * u64::from(slow())));
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("Connection: close"), "{text}");
+    // ctorrent: HTTP/1.0, no Host, read until close.
+    let mut s = connect(t.tcp[0]);
+    let target = announce_url(&[0x4b; 20], 7102, "&left=1");
+    write!(s, "GET {target} HTTP/1.0\r\nUser-Agent: ctorrent\r\n\r\n").unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let text = String::from_utf8_lossy(&all);
+    assert!(
+        text.contains(" 200 ") && text.contains("Connection: close"),
+        "{text}"
+    );
+    assert_eq!(
+        ben_int(&all[text.find("\r\n\r\n").unwrap() + 4..], "incomplete"),
+        Some(2)
+    );
+}
+
+#[test]
+fn a_client_closing_after_one_answer_leaves_nothing_behind() {
+    // rtorrent's pattern (and aquatic keep_alive = false): HTTP/1.1 without
+    // Connection: close, read the answer, close. Many in a row must neither
+    // pile up nor hold slots: with a cap of 4, each next client is still
+    // kept alive (a slot was free for it), never told to close.
+    let (dir, conf) = cap_config("keepalive-closers", 4);
+    let t = Tracker::start(&["-f", conf.to_str().unwrap()]);
+    for i in 0..200 {
+        let mut s = connect(t.tcp[0]);
+        s.write_all(announce(8000 + i, "").as_bytes()).unwrap();
+        let r = read_response(&mut s).unwrap();
+        assert_eq!(r.status, 200);
+        assert!(r.head.contains("keep-alive"), "request {i}: {}", r.head);
+    }
+    // No slot leaked: four clients kept alive now all stay kept (none is
+    // reclaimed for another) and are served again after a pause.
+    std::thread::sleep(Duration::from_millis(100));
+    let mut kept: Vec<TcpStream> = (0..4)
+        .map(|i| {
+            let mut s = connect(t.tcp[0]);
+            s.write_all(announce(8500 + i, "").as_bytes()).unwrap();
+            assert!(read_response(&mut s).unwrap().head.contains("keep-alive"));
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    for (i, s) in kept.iter_mut().enumerate() {
+        s.write_all(announce(8600 + i as u16, "").as_bytes())
+            .unwrap();
+        assert_eq!(read_response(s).map(|r| r.status), Some(200), "kept {i}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order_on_fresh_and_reused_connections() {
+    let t = Tracker::start(&[]);
+    let h = [0x4c; 20];
+    let req = |port: u16| format!("GET {} HTTP/1.1\r\n\r\n", announce_url(&h, port, "&left=1"));
+    // Three in the connection's first write.
+    let mut s = connect(t.tcp[0]);
+    s.write_all(format!("{}{}{}", req(7201), req(7202), req(7203)).as_bytes())
+        .unwrap();
+    for expect in 1..=3 {
+        let r = read_response(&mut s).unwrap();
+        assert_eq!(ben_int(&r.body, "incomplete"), Some(expect));
+    }
+    // Two more after the connection has been idle a while (parked), the
+    // second one cut in two across writes.
+    std::thread::sleep(Duration::from_millis(300));
+    let two = format!("{}{}", req(7204), req(7205));
+    let (a, b) = two.split_at(two.len() - 10);
+    s.write_all(a.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    s.write_all(b.as_bytes()).unwrap();
+    for expect in 4..=5 {
+        let r = read_response(&mut s).unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(ben_int(&r.body, "incomplete"), Some(expect));
+    }
+}
+
+#[test]
+fn when_every_slot_is_taken_the_oldest_idle_kept_alive_connection_is_reclaimed() {
+    let (dir, conf) = cap_config("keepalive-reclaim", 2);
+    let t = Tracker::start(&["-f", conf.to_str().unwrap()]);
+    let open = |port: u16| {
+        let mut s = connect(t.tcp[0]);
+        s.write_all(announce(port, "").as_bytes()).unwrap();
+        let r = read_response(&mut s).unwrap();
+        assert!(r.head.contains("keep-alive"), "{}", r.head);
+        s
+    };
+    for pause in [Duration::from_millis(0), Duration::from_millis(300)] {
+        // pause 0: the second still waits in the parked list (the oldest has
+        // gone on to its task); 300 ms: both wait in their tasks
+        let mut oldest = open(7301);
+        std::thread::sleep(Duration::from_millis(100));
+        let mut second = open(7302);
+        std::thread::sleep(pause);
+        // A third client, every slot taken: it is kept alive too, and the
+        // oldest idle connection is closed for it (not a 503, not a refusal).
+        let mut third = open(7303);
+        assert!(
+            closed_within(&mut oldest, Duration::from_secs(3)),
+            "the oldest is reclaimed (pause {pause:?})"
+        );
+        for s in [&mut second, &mut third] {
+            s.write_all(announce(7304, "").as_bytes()).unwrap();
+            assert_eq!(read_response(s).map(|r| r.status), Some(200), "{pause:?}");
+        }
+        drop((second, third));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // Slots held by connections that never sent a request are not
+    // reclaimed; a request that arrives anyway is answered, and told that
+    // the connection closes, since it cannot be kept.
+    let silent1 = connect(t.tcp[0]);
+    let silent2 = connect(t.tcp[0]);
+    std::thread::sleep(Duration::from_millis(1500)); // past TCP_DEFER_ACCEPT's second
+    assert!(eventually(5, || {
+        let mut s = connect(t.tcp[0]);
+        s.write_all(announce(7305, "").as_bytes()).unwrap();
+        match read_response(&mut s) {
+            Some(r) => {
+                r.status == 200
+                    && r.head.contains("Connection: close")
+                    && closed_within(&mut s, Duration::from_secs(2))
+            }
+            None => false, // accepted before its request arrived: a 503 or a close; retry
+        }
+    }));
+    drop((silent1, silent2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
