@@ -5,12 +5,22 @@ use super::*;
 
 impl Swarm {
     /// Forgets peers idle for longer than the timeout, frees torrents left
-    /// empty (keeping their completed count unless the table is nearly full),
-    /// and compacts the arena when much of it is garbage.
+    /// empty, and compacts the arena when much of it is garbage.
+    ///
+    /// A torrent left with only its completed count is kept, except when the
+    /// table is nearly full *and* fewer than an eighth of its torrents lack a
+    /// count: then nothing else could make room for a new release (torrents
+    /// with counts are never evicted for a newcomer), so the counts go.
+    /// While junk (torrents without counts) fills the table, admission
+    /// evicts junk instead, and every count survives the flood.
     pub fn sweep(&mut self, now: u32) -> Swept {
         let tk = tick(now);
         let mut swept = Swept::default();
-        let pressure = self.torrents.len() >= self.max_torrents - self.max_torrents / 8;
+        let len = self.torrents.len();
+        let pressure = len >= self.max_torrents - self.max_torrents / 8 && {
+            let without_count = self.torrents.iter().filter(|t| t.downloaded == 0).count();
+            without_count * 8 < len
+        };
         for t in (0..self.torrents.len()).rev() {
             for family in [Family::V4, Family::V6] {
                 swept.peers += self.expire_block(t, family, tk);

@@ -134,7 +134,8 @@ pub struct Admission {
     /// Leechers answered but not stored: their full torrent holds only seeders.
     pub not_stored: u64,
     /// Sweeps forced by a full table (they may drop torrents whose peers all
-    /// expired, completed count and all, when the table is nearly full).
+    /// expired, completed count and all, when the table is nearly full and
+    /// holds almost nothing but such counts).
     pub pressure_sweeps: u64,
 }
 

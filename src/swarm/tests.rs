@@ -438,10 +438,74 @@ fn full_table_never_evicts_a_torrent_with_two_addresses_or_downloads() {
         3000,
         &mut sel,
     );
-    // A torrent left with only its count goes when the table is under
-    // pressure (as before); it was never evicted for a newcomer.
-    assert!(r.is_ok());
+    // Torrent 2 keeps its count with no peers: half the table lacks a count,
+    // so the count is not dropped, and it is never evicted for a newcomer.
+    assert_eq!(r, Err(Refusal::Full));
+    assert_eq!(s.scrape(&[2; 20]).downloaded, 1);
     assert_eq!(s.admission().torrents_evicted, 0);
+}
+
+#[test]
+fn completed_counts_survive_a_junk_flood_that_fills_the_table() {
+    let mut s = Swarm::with_policy(limits(1 << 20, 64, 10), no_budget(), 1).unwrap();
+    let mut sel = Selection::default();
+    // Two releases whose only peer completed, then left.
+    for h in [1, 2] {
+        s.announce(&ann(h, [10, 0, 0, h], 1, false, Event::None), 0, &mut sel)
+            .unwrap();
+        s.announce(
+            &ann(h, [10, 0, 0, h], 1, true, Event::Completed),
+            0,
+            &mut sel,
+        )
+        .unwrap();
+        s.announce(&ann(h, [10, 0, 0, h], 1, true, Event::Stopped), 0, &mut sel)
+            .unwrap();
+    }
+    // Junk from one address fills the table again and again, sweeping as it goes.
+    let mut refused = 0;
+    for i in 0..2000u32 {
+        let mut a = ann(0, [10, 9, 9, 9], 1, false, Event::None);
+        a.info_hash[..4].copy_from_slice(&(i + 100).to_be_bytes());
+        let now = i * 5;
+        refused += usize::from(s.announce(&a, now, &mut sel).is_err());
+        if i % 50 == 0 {
+            s.sweep(now);
+        }
+    }
+    assert_eq!(refused, 0, "junk evicts junk");
+    assert!(s.admission().torrents_evicted > 1000);
+    for h in [1, 2] {
+        assert_eq!(
+            s.scrape(&[h; 20]).downloaded,
+            1,
+            "release {h} kept its count"
+        );
+    }
+    check_invariants(&s);
+}
+
+#[test]
+fn a_table_of_counts_alone_still_makes_room_for_a_new_release() {
+    let mut s = Swarm::with_policy(limits(1 << 20, 16, 10), no_budget(), 1).unwrap();
+    let mut sel = Selection::default();
+    for h in 1..=16u8 {
+        s.announce(
+            &ann(h, [10, 0, 0, h], 1, true, Event::Completed),
+            0,
+            &mut sel,
+        )
+        .unwrap();
+    }
+    // Every peer times out; only the counts are left, and the table is full.
+    let r = s.announce(
+        &ann(99, [10, 0, 1, 1], 1, true, Event::None),
+        3000,
+        &mut sel,
+    );
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(s.scrape(&[99; 20]).seeders, 1);
+    check_invariants(&s);
 }
 
 #[test]
