@@ -25,6 +25,7 @@ use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -71,8 +72,14 @@ impl SharedState {
         self.started.elapsed().as_secs() as u32
     }
 
-    /// Spawns a task on the tracker's executor.
-    pub fn spawn<T: 'static>(&self, f: impl Future<Output = T> + 'static) -> Task<T> {
+    /// Spawns a task on the tracker's executor. Every task is boxed into one
+    /// type, so the executor's task machinery exists once, not once per
+    /// kind of task (-6,592 B on mipsel).
+    pub fn spawn(&self, f: impl Future<Output = ()> + 'static) -> Task<()> {
+        self.spawn_boxed(Box::pin(f))
+    }
+
+    fn spawn_boxed(&self, f: Pin<Box<dyn Future<Output = ()>>>) -> Task<()> {
         self.executor.spawn(f)
     }
 
