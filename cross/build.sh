@@ -26,7 +26,10 @@ BUILD_STD=(-Zbuild-std=std,panic_abort)
 if [ "${SMALL:-1}" = 1 ]; then
   # Size: panics abort at once without formatting a message; std built for size.
   # No unwinding ever happens, so no unwind tables either (-28 KB on mipsel).
+  # No `{:?}` output is ever shown (panics print nothing), so Debug impls
+  # and panic locations are left out too.
   RUSTFLAGS="$RUSTFLAGS -Zunstable-options -Cpanic=immediate-abort -Cforce-unwind-tables=no"
+  RUSTFLAGS="$RUSTFLAGS -Zfmt-debug=none -Zlocation-detail=none"
   BUILD_STD+=(-Zbuild-std-features=optimize_for_size)
 fi
 
