@@ -348,14 +348,6 @@ fn line(w: &mut Writer<'_>, n: u64) -> Result<(), Overflow> {
     w.put(b"\n")
 }
 
-/// opentracker's MRTG trailer: `N seconds (H hours)\n<label>`.
-fn uptime_lines(w: &mut Writer<'_>, uptime: u32) -> Result<(), Overflow> {
-    w.put_dec(uptime.into())?;
-    w.put(b" seconds (")?;
-    w.put_dec((uptime / 3600).into())?;
-    w.put(b" hours)\n")
-}
-
 fn per_sec(n: u64, uptime: u32) -> u64 {
     n / u64::from(uptime.max(1))
 }
@@ -378,16 +370,15 @@ impl Stats {
         match page {
             Page::Peer | Page::Torrents => {
                 let (seeds, leeches, _) = swarm.totals();
-                if page == Page::Peer {
-                    line(w, seeds + leeches)?;
-                    line(w, seeds)?;
+                let (first, second) = if page == Page::Peer {
+                    (seeds + leeches, seeds)
                 } else {
-                    line(w, torrents)?;
-                    line(w, 0)?;
-                }
-                w.put(b"opentracker serving ")?;
-                w.put_dec(torrents)?;
-                w.put(b" torrents\nopentracker")
+                    (torrents, 0)
+                };
+                w.put_filled(
+                    b"\x01\n\x01\nopentracker serving \x01 torrents\nopentracker",
+                    &[first, second, torrents],
+                )
             }
             Page::Conn => {
                 let requests = self.tcp_connections + self.udp_requests;
@@ -405,25 +396,30 @@ impl Stats {
                 let label = b"opentracker tcp4 stats";
                 self.connection_lines(w, label, requests, ok, uptime, requests, ok)
             }
-            Page::Scrape => {
-                line(w, self.tcp_scrapes)?;
-                line(w, self.udp_scrapes)?;
-                uptime_lines(w, uptime)?;
-                w.put(b"opentracker scrape stats, ")?;
-                w.put_dec(per_sec(self.tcp_scrapes + self.udp_scrapes, uptime))?;
-                w.put(b" scrape/s (tcp and udp)")
-            }
-            Page::FullScrape => {
-                // opentracker prints the count times 1000 (MRTG scaling).
-                line(w, self.full_scrapes.saturating_mul(1000))?;
-                line(w, self.full_scrape_bytes)?;
-                uptime_lines(w, uptime)?;
-                w.put(b"opentracker full scrape stats, ")?;
-                w.put_dec(per_sec(self.full_scrapes, uptime))?;
-                w.put(b" conns/s :: ")?;
-                w.put_dec(per_sec(self.full_scrape_bytes, uptime))?;
-                w.put(b" bytes/s.")
-            }
+            Page::Scrape => w.put_filled(
+                b"\x01\n\x01\n\x01 seconds (\x01 hours)\n\
+                  opentracker scrape stats, \x01 scrape/s (tcp and udp)",
+                &[
+                    self.tcp_scrapes,
+                    self.udp_scrapes,
+                    uptime.into(),
+                    (uptime / 3600).into(),
+                    per_sec(self.tcp_scrapes + self.udp_scrapes, uptime),
+                ],
+            ),
+            Page::FullScrape => w.put_filled(
+                b"\x01\n\x01\n\x01 seconds (\x01 hours)\n\
+                  opentracker full scrape stats, \x01 conns/s :: \x01 bytes/s.",
+                &[
+                    // opentracker prints the count times 1000 (MRTG scaling).
+                    self.full_scrapes.saturating_mul(1000),
+                    self.full_scrape_bytes,
+                    uptime.into(),
+                    (uptime / 3600).into(),
+                    per_sec(self.full_scrapes, uptime),
+                    per_sec(self.full_scrape_bytes, uptime),
+                ],
+            ),
             Page::HttpErrors => {
                 let c = self.opentracker_errors();
                 // opentracker's short labels over its classes (no 402 line).
@@ -438,15 +434,16 @@ impl Stats {
             Page::Version => w.put(VERSION_LINE.as_bytes()),
             Page::Everything => self.render_xml(swarm, uptime, w),
             Page::Prometheus => self.render_prometheus(swarm, uptime, w),
-            Page::Completed => {
-                line(w, self.completed)?;
-                line(w, 0)?;
-                uptime_lines(w, uptime)?;
-                w.put(b"opentracker, ")?;
-                // opentracker divides by whole hours (at least one).
-                w.put_dec(self.completed / u64::from((uptime / 3600).max(1)))?;
-                w.put(b" completed/h.")
-            }
+            Page::Completed => w.put_filled(
+                b"\x01\n0\n\x01 seconds (\x01 hours)\nopentracker, \x01 completed/h.",
+                &[
+                    self.completed,
+                    uptime.into(),
+                    (uptime / 3600).into(),
+                    // opentracker divides by whole hours (at least one).
+                    self.completed / u64::from((uptime / 3600).max(1)),
+                ],
+            ),
             // opentracker prints its connection rates on this page too.
             Page::Syncs => self.connection_lines(
                 w,
@@ -503,15 +500,11 @@ impl Stats {
         rate_requests: u64,
         rate_ok: u64,
     ) -> Result<(), Overflow> {
-        line(w, first)?;
-        line(w, second)?;
-        uptime_lines(w, uptime)?;
+        let lines = [first, second, uptime.into(), (uptime / 3600).into()];
+        w.put_filled(b"\x01\n\x01\n\x01 seconds (\x01 hours)\n", &lines)?;
         w.put(label)?;
-        w.put(b", ")?;
-        w.put_dec(per_sec(rate_requests, uptime))?;
-        w.put(b" conns/s :: ")?;
-        w.put_dec(per_sec(rate_ok, uptime))?;
-        w.put(b" success/s.")
+        let rates = [per_sec(rate_requests, uptime), per_sec(rate_ok, uptime)];
+        w.put_filled(b", \x01 conns/s :: \x01 success/s.", &rates)
     }
 
     fn render_prometheus(
