@@ -30,6 +30,9 @@ if [ "${SMALL:-1}" = 1 ]; then
   # and panic locations are left out too.
   RUSTFLAGS="$RUSTFLAGS -Zunstable-options -Cpanic=immediate-abort -Cforce-unwind-tables=no"
   RUSTFLAGS="$RUSTFLAGS -Zfmt-debug=none -Zlocation-detail=none"
+  # ... and no unwind tables in musl's C code either (a linker script, as
+  # zig's linker driver drops --no-eh-frame-hdr and friends).
+  RUSTFLAGS="$RUSTFLAGS -Clink-arg=-Wl,-T,$ROOT/cross/no-eh-frame.ld"
   BUILD_STD+=(-Zbuild-std-features=optimize_for_size)
 fi
 
