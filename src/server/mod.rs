@@ -213,11 +213,17 @@ pub struct Sockets {
 impl Sockets {
     /// Where the sockets really listen (ports resolved when 0 was asked for).
     pub fn describe(&self) -> String {
-        let tcp = self.tcp.iter().filter_map(|s| s.local_addr().ok());
-        let udp = self.udp.iter().filter_map(|s| s.local_addr().ok());
-        let mut parts: Vec<String> = tcp.map(|a| format!("tcp://{a}")).collect();
-        parts.extend(udp.map(|a| format!("udp://{a}")));
-        parts.join(" ")
+        use std::fmt::Write as _;
+        let tcp = self.tcp.iter().map(|s| ("tcp", s.local_addr()));
+        let udp = self.udp.iter().map(|s| ("udp", s.local_addr()));
+        let mut out = String::new();
+        for (proto, a) in tcp.chain(udp) {
+            if let Ok(a) = a {
+                let space = if out.is_empty() { "" } else { " " };
+                let _ = write!(out, "{space}{proto}://{a}");
+            }
+        }
+        out
     }
 }
 
