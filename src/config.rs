@@ -233,10 +233,11 @@ pub fn from_args(args: &[String]) -> Result<Command, ConfigError> {
     let mut ordered: Vec<(usize, char, String)> = Vec::new();
     for name in ["i", "p", "P"] {
         for (pos, v) in m.opt_strs_pos(name) {
-            ordered.push((pos, name.chars().next().unwrap_or('i'), v));
+            // Kept in order as it grows (no sort routine in the binary).
+            let at = ordered.partition_point(|(p, _, _)| *p < pos);
+            ordered.insert(at, (pos, name.chars().next().unwrap_or('i'), v));
         }
     }
-    ordered.sort_by_key(|(pos, _, _)| *pos);
     let mut ip = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
     for (_, flag, value) in ordered {
         let bad = |what: &str| ConfigError(format!("-{flag} {value}: expected {what}"));
