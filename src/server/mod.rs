@@ -37,6 +37,10 @@ const REFUSAL_REPORT_SECS: u32 = 600;
 /// Writes an informational line (start-up, reloads, stop) to stdout: procd
 /// logs it as daemon.info, systemd's journal at its default level.
 pub fn info(msg: impl std::fmt::Display) {
+    info_dyn(&msg)
+}
+
+fn info_dyn(msg: &dyn std::fmt::Display) {
     println!("smoltracker: {msg}");
 }
 
@@ -44,6 +48,11 @@ pub fn info(msg: impl std::fmt::Display) {
 /// systemd it carries a `<4>` priority prefix, which the journal reads as
 /// "warning" (see `log_prefix`).
 pub fn warn(msg: impl std::fmt::Display) {
+    warn_dyn(&msg)
+}
+
+// One copy of the formatting, whatever the message's type.
+fn warn_dyn(msg: &dyn std::fmt::Display) {
     eprintln!("{}smoltracker: {msg}", log_prefix::stderr());
 }
 
