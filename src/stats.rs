@@ -29,6 +29,18 @@ pub const HTTP_ERROR_LABELS: [&str; 7] = [
     "302 RED", "400 ...", "400 PAR", "400 COM", "403 IP ", "404 INV", "500 SRV",
 ];
 
+/// Prometheus labels of the [`HttpError`] classes: status code and
+/// [`HTTP_ERROR_NAMES`] (a unit test checks the two agree).
+const HTTP_ERROR_LABELS_PROM: [&str; 7] = [
+    "{code=\"302\",class=\"redirect\"}",
+    "{code=\"400\",class=\"bad_request\"}",
+    "{code=\"400\",class=\"bad_parameter\"}",
+    "{code=\"400\",class=\"too_large\"}",
+    "{code=\"403\",class=\"forbidden\"}",
+    "{code=\"404\",class=\"not_found\"}",
+    "{code=\"500\",class=\"internal\"}",
+];
+
 /// Machine-readable names of the [`HttpError`] classes (JSON, Prometheus).
 pub const HTTP_ERROR_NAMES: [&str; 7] = [
     "redirect",
@@ -625,16 +637,8 @@ impl Stats {
                 ("{reason=\"rate\"}", self.refused_rate),
             ],
         )?;
-        let codes = ["302", "400", "400", "400", "403", "404", "500"];
-        let names = HTTP_ERROR_NAMES;
-        let mut labels: [heapless::String<48>; 7] = Default::default();
-        for (i, label) in labels.iter_mut().enumerate() {
-            use std::fmt::Write as _;
-            write!(label, "{{code=\"{}\",class=\"{}\"}}", codes[i], names[i])
-                .map_err(|_| Overflow)?;
-        }
         let rows: [(&str, u64); 7] =
-            std::array::from_fn(|i| (labels[i].as_str(), self.http_errors[i]));
+            std::array::from_fn(|i| (HTTP_ERROR_LABELS_PROM[i], self.http_errors[i]));
         metric(
             w,
             "http_errors_total",
@@ -871,6 +875,13 @@ pub(crate) mod tests {
         let mut w = Writer::new(&mut buf);
         put_torrent_record(&mut w, TorrentFormat::Bin, &[0xAB; 20], c).unwrap();
         assert_eq!(&w.written()[20..], &[0, 0, 0, 3, 0, 0, 0, 4]);
+    }
+
+    #[test]
+    fn prometheus_error_labels_name_each_class() {
+        for (label, name) in HTTP_ERROR_LABELS_PROM.iter().zip(HTTP_ERROR_NAMES) {
+            assert!(label.ends_with(&format!(",class=\"{name}\"}}")), "{label}");
+        }
     }
 
     #[test]
