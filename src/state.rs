@@ -12,8 +12,9 @@
 //! into this format.
 
 use crate::swarm::Swarm;
-use crate::wire::parse_hex20;
+use crate::wire::escape::put_hex_lower;
 use crate::wire::query::InfoHash;
+use crate::wire::{parse_hex20, Writer};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -131,25 +132,42 @@ pub fn save(path: &Path, swarm: &Swarm, tracker_id: u32) -> std::io::Result<usiz
     let mut tmp = PathBuf::from(path);
     tmp.as_mut_os_string().push(".tmp");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    writeln!(f, "{HEADER}")?;
-    writeln!(f, "{TRACKER_ID}{tracker_id}")?;
-    let mut n = 0;
+    // Lines are built with the wire writers, not `write!` (no formatting
+    // machinery for a BufWriter in the binary); each fits its buffer.
+    let mut line = [0u8; 64];
+    let mut w = Writer::new(&mut line);
+    let _ = w
+        .put(TRACKER_ID.as_bytes())
+        .and_then(|()| w.put_dec(tracker_id.into()));
+    for part in [HEADER.as_bytes(), b"\n", w.written(), b"\n"] {
+        f.write_all(part)?;
+    }
+    let mut n = 0u64;
     for i in 0..swarm.torrent_count() {
         if let Some((hash, c)) = swarm.torrent_at(i) {
             if c.downloaded > 0 {
-                for b in hash {
-                    write!(f, "{b:02x}")?;
-                }
-                writeln!(f, " {}", c.downloaded)?;
+                let mut line = [0u8; 64];
+                let mut w = Writer::new(&mut line);
+                let _ = put_hex_lower(&mut w, &hash)
+                    .and_then(|()| w.put(b" "))
+                    .and_then(|()| w.put_dec(c.downloaded.into()))
+                    .and_then(|()| w.put(b"\n"));
+                f.write_all(w.written())?;
                 n += 1;
             }
         }
     }
-    writeln!(f, "# end {n}")?;
+    let mut line = [0u8; 32];
+    let mut w = Writer::new(&mut line);
+    let _ = w
+        .put(b"# end ")
+        .and_then(|()| w.put_dec(n))
+        .and_then(|()| w.put(b"\n"));
+    f.write_all(w.written())?;
     let file = f.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)?;
-    Ok(n)
+    Ok(n as usize)
 }
 
 #[cfg(test)]

@@ -4,38 +4,61 @@
 //! counters follow in a `<smoltracker>` element of their own, after
 //! opentracker's, so no position moves.
 
-use super::{Stats, OPENTRACKER_ERROR_NAMES, VERSION_LINE};
+use super::{Stats, OPENTRACKER_ERROR_NAMES};
 use crate::swarm::Swarm;
 use crate::wire::{Overflow, Writer};
 
-/// `<name>n</name>`.
-fn tag(w: &mut Writer<'_>, name: &[u8], n: u64) -> Result<(), Overflow> {
-    w.put(b"<")?;
-    w.put(name)?;
-    w.put(b">")?;
-    w.put_dec(n)?;
-    w.put(b"</")?;
-    w.put(name)?;
-    w.put(b">")
-}
+/// The document up to the renew histogram; each \x01 is the next count.
+const HEAD: &str = concat!(
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<stats>\n",
+    "  <tracker_id>\x01</tracker_id>\n",
+    "  <version>\n",
+    "smoltracker ",
+    env!("CARGO_PKG_VERSION"),
+    "\n",
+    "  </version>\n",
+    "  <uptime>\x01</uptime>\n",
+    "  <torrents>\n",
+    "    <count_mutex>\x01</count_mutex>\n",
+    "    <count_iterator>\x01</count_iterator>\n",
+    "  </torrents>\n",
+    "  <peers>\n    <count>\x01</count>\n  </peers>\n",
+    "  <seeds>\n    <count>\x01</count>\n  </seeds>\n",
+    "  <completed>\n    <count>\x01</count>\n  </completed>\n",
+    "  <connections>\n    <tcp>\n",
+    "      <accept>\x01</accept>\n",
+    "      <announce>\x01</announce>\n",
+    "      <scrape>\x01</scrape>\n",
+    "    </tcp>\n    <udp>\n",
+    "      <overall>\x01</overall>\n",
+    "      <connect>\x01</connect>\n",
+    "      <announce>\x01</announce>\n",
+    "      <scrape>\x01</scrape>\n",
+    "      <missmatch>\x01</missmatch>\n",
+    // No livesync here: the count stays 0.
+    "    </udp>\n    <livesync>\n",
+    "      <count>0</count>\n",
+    "    </livesync>\n  </connections>\n  <debug>\n    <renew>\n",
+);
 
-/// An indented line holding one `<name>n</name>`.
-fn tag_line(w: &mut Writer<'_>, indent: usize, name: &[u8], n: u64) -> Result<(), Overflow> {
-    w.put(&b"          "[..indent])?;
-    tag(w, name, n)?;
-    w.put(b"\n")
-}
-
-/// `<group>\n  <count>n</count>\n</group>` at two spaces, as opentracker nests single counts.
-fn count_block(w: &mut Writer<'_>, group: &[u8], n: u64) -> Result<(), Overflow> {
-    w.put(b"  <")?;
-    w.put(group)?;
-    w.put(b">\n")?;
-    tag_line(w, 4, b"count", n)?;
-    w.put(b"  </")?;
-    w.put(group)?;
-    w.put(b">\n")
-}
+/// After the HTTP error counts: opentracker's last element, then
+/// smoltracker's counters that opentracker has no element for.
+const TAIL: &str = concat!(
+    // One event loop and no bucket mutexes: nothing ever stalls on one.
+    "    </http_error>\n    <mutex_stall>\n",
+    "      <count>0</count>\n",
+    "    </mutex_stall>\n  </debug>\n",
+    "  <smoltracker>\n    <refused>\n",
+    "      <full>\x01</full>\n",
+    "      <access>\x01</access>\n",
+    "    </refused>\n",
+    "    <tcp_refused>\x01</tcp_refused>\n",
+    "    <full_scrapes>\x01</full_scrapes>\n",
+    "    <torrents_capacity>\x01</torrents_capacity>\n",
+    "    <memory_cap_bytes>\x01</memory_cap_bytes>\n",
+    "  </smoltracker>\n",
+    "</stats>",
+);
 
 impl Stats {
     /// Writes the whole document.
@@ -47,33 +70,24 @@ impl Stats {
     ) -> Result<(), Overflow> {
         let (seeds, leeches, _) = swarm.totals();
         let torrents = swarm.torrent_count() as u64;
-        w.put(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<stats>\n")?;
-        tag_line(w, 2, b"tracker_id", self.tracker_id.into())?;
-        w.put(b"  <version>\n")?;
-        w.put(VERSION_LINE.as_bytes())?;
-        w.put(b"  </version>\n")?;
-        tag_line(w, 2, b"uptime", uptime.into())?;
-        w.put(b"  <torrents>\n")?;
-        tag_line(w, 4, b"count_mutex", torrents)?;
-        tag_line(w, 4, b"count_iterator", torrents)?;
-        w.put(b"  </torrents>\n")?;
-        count_block(w, b"peers", seeds + leeches)?;
-        count_block(w, b"seeds", seeds)?;
-        count_block(w, b"completed", self.completed)?;
-        w.put(b"  <connections>\n    <tcp>\n")?;
-        tag_line(w, 6, b"accept", self.tcp_connections)?;
-        tag_line(w, 6, b"announce", self.tcp_announces)?;
-        tag_line(w, 6, b"scrape", self.tcp_scrapes)?;
-        w.put(b"    </tcp>\n    <udp>\n")?;
-        tag_line(w, 6, b"overall", self.udp_requests)?;
-        tag_line(w, 6, b"connect", self.udp_connects)?;
-        tag_line(w, 6, b"announce", self.udp_announces)?;
-        tag_line(w, 6, b"scrape", self.udp_scrapes)?;
-        tag_line(w, 6, b"missmatch", self.udp_errors)?;
-        // No livesync here: the count stays 0.
-        w.put(b"    </udp>\n    <livesync>\n")?;
-        tag_line(w, 6, b"count", 0)?;
-        w.put(b"    </livesync>\n  </connections>\n  <debug>\n    <renew>\n")?;
+        let values = [
+            self.tracker_id.into(),
+            uptime.into(),
+            torrents,
+            torrents,
+            seeds + leeches,
+            seeds,
+            self.completed,
+            self.tcp_connections,
+            self.tcp_announces,
+            self.tcp_scrapes,
+            self.udp_requests,
+            self.udp_connects,
+            self.udp_announces,
+            self.udp_scrapes,
+            self.udp_errors,
+        ];
+        w.put_filled(HEAD.as_bytes(), &values)?;
         for (minute, n) in self.renewed.0.iter().enumerate() {
             w.put(b"      <count interval=\"")?;
             if minute < 10 {
@@ -95,26 +109,16 @@ impl Stats {
             w.put_dec(n)?;
             w.put(b"</count>\n")?;
         }
-        // One event loop and no bucket mutexes: nothing ever stalls on one.
-        w.put(b"    </http_error>\n    <mutex_stall>\n")?;
-        tag_line(w, 6, b"count", 0)?;
-        w.put(b"    </mutex_stall>\n  </debug>\n")?;
-        self.render_xml_extra(swarm, w)?;
-        w.put(b"</stats>")
-    }
-
-    /// smoltracker's counters that opentracker has no element for.
-    fn render_xml_extra(&self, swarm: &Swarm, w: &mut Writer<'_>) -> Result<(), Overflow> {
         let cap = swarm.capacity();
-        w.put(b"  <smoltracker>\n    <refused>\n")?;
-        tag_line(w, 6, b"full", self.refused_full)?;
-        tag_line(w, 6, b"access", self.refused_access)?;
-        w.put(b"    </refused>\n")?;
-        tag_line(w, 4, b"tcp_refused", self.tcp_refused)?;
-        tag_line(w, 4, b"full_scrapes", self.full_scrapes)?;
-        tag_line(w, 4, b"torrents_capacity", cap.torrents as u64)?;
-        tag_line(w, 4, b"memory_cap_bytes", cap.bytes as u64)?;
-        w.put(b"  </smoltracker>\n")
+        let values = [
+            self.refused_full,
+            self.refused_access,
+            self.tcp_refused,
+            self.full_scrapes,
+            cap.torrents as u64,
+            cap.bytes as u64,
+        ];
+        w.put_filled(TAIL.as_bytes(), &values)
     }
 }
 

@@ -167,6 +167,13 @@ fn per_torrent_records() {
 }
 
 #[test]
+fn prometheus_error_labels_name_each_class() {
+    for (label, name) in HTTP_ERROR_LABELS_PROM.iter().zip(HTTP_ERROR_NAMES) {
+        assert!(label.ends_with(&format!(",class=\"{name}\"}}")), "{label}");
+    }
+}
+
+#[test]
 fn page_query_parsing() {
     assert_eq!(Page::parse(b""), Some(Page::Peer));
     assert_eq!(

@@ -62,6 +62,23 @@ impl<'a> Writer<'a> {
         self.put(dec(n, &mut tmp))
     }
 
+    /// Appends `template` with each [`FILL`] byte in it replaced by the next
+    /// of `values` in decimal (0 once they run out). Fixed pages written this
+    /// way are one string and one array instead of a call per piece.
+    pub fn put_filled(&mut self, template: &[u8], values: &[u64]) -> Result<(), Overflow> {
+        let mut values = values.iter();
+        for part in template.split_inclusive(|&b| b == FILL) {
+            match part.split_last() {
+                Some((&FILL, text)) => {
+                    self.put(text)?;
+                    self.put_dec(values.next().copied().unwrap_or(0))?;
+                }
+                _ => self.put(part)?,
+            }
+        }
+        Ok(())
+    }
+
     /// Appends a big-endian u16.
     pub fn put_u16(&mut self, n: u16) -> Result<(), Overflow> {
         self.put(&n.to_be_bytes())
@@ -77,6 +94,9 @@ impl<'a> Writer<'a> {
         self.put(&n.to_be_bytes())
     }
 }
+
+/// The placeholder byte of [`Writer::put_filled`] templates.
+pub const FILL: u8 = 0x01;
 
 /// Formats `n` in decimal into `tmp`, returning the digits.
 pub fn dec(mut n: u64, tmp: &mut [u8; 20]) -> &[u8] {
@@ -134,6 +154,20 @@ mod tests {
         assert_eq!(w.put(b"def"), Err(Overflow));
         assert_eq!(w.written(), b"abc");
         assert_eq!(w.remaining(), 2);
+    }
+
+    #[test]
+    fn templates_take_their_numbers_in_order() {
+        let mut buf = [0u8; 32];
+        let mut w = Writer::new(&mut buf);
+        w.put_filled(b"a\x01 b\x01\x01\n", &[7, 0, 123]).unwrap();
+        assert_eq!(w.written(), b"a7 b0123\n");
+        let mut w = Writer::new(&mut buf);
+        w.put_filled(b"\x01:\x01", &[5]).unwrap();
+        assert_eq!(w.written(), b"5:0", "missing values are 0");
+        let mut small = [0u8; 4];
+        let mut w = Writer::new(&mut small);
+        assert_eq!(w.put_filled(b"ab\x01", &[123]), Err(Overflow));
     }
 
     #[test]
