@@ -355,6 +355,34 @@ impl Page {
     }
 }
 
+/// One Prometheus metric: its HELP and TYPE lines, then a sample per row
+/// (`labels` is `""` or a `{…}` label set).
+fn put_metric(
+    w: &mut Writer<'_>,
+    name: &str,
+    kind: &str,
+    help: &str,
+    rows: &[(&str, u64)],
+) -> Result<(), Overflow> {
+    w.put(b"# HELP smoltracker_")?;
+    w.put(name.as_bytes())?;
+    w.put(b" ")?;
+    w.put(help.as_bytes())?;
+    w.put(b"\n# TYPE smoltracker_")?;
+    w.put(name.as_bytes())?;
+    w.put(b" ")?;
+    w.put(kind.as_bytes())?;
+    w.put(b"\n")?;
+    for (labels, n) in rows {
+        w.put(b"smoltracker_")?;
+        w.put(name.as_bytes())?;
+        w.put(labels.as_bytes())?;
+        w.put(b" ")?;
+        line(w, *n)?;
+    }
+    Ok(())
+}
+
 fn line(w: &mut Writer<'_>, n: u64) -> Result<(), Overflow> {
     w.put_dec(n)?;
     w.put(b"\n")
@@ -527,48 +555,28 @@ impl Stats {
     ) -> Result<(), Overflow> {
         let (seeds, leeches, completed) = swarm.totals();
         let cap = swarm.capacity();
-        let metric =
-            |w: &mut Writer<'_>, name: &str, kind: &str, help: &str, rows: &[(&str, u64)]| {
-                w.put(b"# HELP smoltracker_")?;
-                w.put(name.as_bytes())?;
-                w.put(b" ")?;
-                w.put(help.as_bytes())?;
-                w.put(b"\n# TYPE smoltracker_")?;
-                w.put(name.as_bytes())?;
-                w.put(b" ")?;
-                w.put(kind.as_bytes())?;
-                w.put(b"\n")?;
-                for (labels, n) in rows {
-                    w.put(b"smoltracker_")?;
-                    w.put(name.as_bytes())?;
-                    w.put(labels.as_bytes())?;
-                    w.put(b" ")?;
-                    line(w, *n).map_err(|_| Overflow)?;
-                }
-                Ok::<(), Overflow>(())
-            };
-        metric(
+        put_metric(
             w,
             "uptime_seconds",
             "gauge",
             "Seconds since start.",
             &[("", uptime.into())],
         )?;
-        metric(
+        put_metric(
             w,
             "torrents",
             "gauge",
             "Torrents stored.",
             &[("", swarm.torrent_count() as u64)],
         )?;
-        metric(
+        put_metric(
             w,
             "torrents_capacity",
             "gauge",
             "Torrents the table holds.",
             &[("", cap.torrents as u64)],
         )?;
-        metric(
+        put_metric(
             w,
             "peers",
             "gauge",
@@ -578,21 +586,21 @@ impl Stats {
                 ("{kind=\"leecher\"}", leeches),
             ],
         )?;
-        metric(
+        put_metric(
             w,
             "completed_total",
             "counter",
             "Completed downloads of stored torrents.",
             &[("", completed)],
         )?;
-        metric(
+        put_metric(
             w,
             "memory_cap_bytes",
             "gauge",
             "Bytes allocated for the swarm tables.",
             &[("", cap.bytes as u64)],
         )?;
-        metric(
+        put_metric(
             w,
             "requests_total",
             "counter",
@@ -605,28 +613,28 @@ impl Stats {
                 ("{proto=\"udp\",kind=\"scrape\"}", self.udp_scrapes),
             ],
         )?;
-        metric(
+        put_metric(
             w,
             "tcp_connections_total",
             "counter",
             "HTTP connections accepted.",
             &[("", self.tcp_connections)],
         )?;
-        metric(
+        put_metric(
             w,
             "tcp_refused_total",
             "counter",
             "HTTP connections refused at max_connections.",
             &[("", self.tcp_refused)],
         )?;
-        metric(
+        put_metric(
             w,
             "udp_errors_total",
             "counter",
             "UDP datagrams answered with an error or dropped.",
             &[("", self.udp_errors)],
         )?;
-        metric(
+        put_metric(
             w,
             "refused_total",
             "counter",
@@ -639,7 +647,7 @@ impl Stats {
         )?;
         let rows: [(&str, u64); 7] =
             std::array::from_fn(|i| (HTTP_ERROR_LABELS_PROM[i], self.http_errors[i]));
-        metric(
+        put_metric(
             w,
             "http_errors_total",
             "counter",

@@ -13,22 +13,7 @@ fn counter(
     help: &str,
     rows: &[(&str, u64)],
 ) -> Result<(), Overflow> {
-    w.put(b"# HELP smoltracker_")?;
-    w.put(name.as_bytes())?;
-    w.put(b" ")?;
-    w.put(help.as_bytes())?;
-    w.put(b"\n# TYPE smoltracker_")?;
-    w.put(name.as_bytes())?;
-    w.put(b" counter\n")?;
-    for (labels, n) in rows {
-        w.put(b"smoltracker_")?;
-        w.put(name.as_bytes())?;
-        w.put(labels.as_bytes())?;
-        w.put(b" ")?;
-        w.put_dec(*n)?;
-        w.put(b"\n")?;
-    }
-    Ok(())
+    super::put_metric(w, name, "counter", help, rows)
 }
 
 impl Stats {
