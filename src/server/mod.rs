@@ -306,6 +306,7 @@ pub fn run(
     tracker: Tracker,
     signals: signals::Signals,
 ) -> Result<(), String> {
+    let budget = crate::budget::divide(cfg)?;
     let access_file = match (&cfg.access.whitelist, &cfg.access.blacklist) {
         (Some(w), _) => Some((Mode::Whitelist, w.clone())),
         (None, Some(b)) => Some((Mode::Blacklist, b.clone())),
@@ -314,7 +315,7 @@ pub fn run(
     let shared: Shared = Rc::new(SharedState {
         tracker: RefCell::new(tracker),
         connections: Cell::new(0),
-        max_connections: crate::budget::divide(cfg)?.connections,
+        max_connections: budget.connections,
         started: Instant::now(),
         executor: LocalExecutor::new(),
         access_file,
@@ -379,7 +380,7 @@ pub fn run(
         }
     }
     let cap = shared.tracker.borrow().swarm.capacity();
-    info(crate::budget::divide(cfg)?.describe(cfg.max_memory));
+    info(budget.describe(cfg.max_memory));
     // Printed once the access list and state are loaded: "listening" means ready.
     println!(
         "smoltracker {}: listening on {}; memory cap {} KiB ({} torrents, {} IPv4 peers)",
