@@ -7,9 +7,8 @@
 //! client had gone. Deadlines are therefore coarse: a limit of `d` ends the
 //! connection between `d` and `d` + [`SWEEP`] after it was set.
 //!
-//! The table also knows which connections are idle between requests after an
-//! answer (kept alive), so that the oldest of them can be reclaimed when
-//! every slot is taken and a new client's request has arrived.
+//! Connections waiting between requests are not here: they wait in the
+//! listener's readiness set (`alive`), which has its own idle limit.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -27,23 +26,14 @@ struct Slot {
     fd: RawFd,
     /// Milliseconds since the table's start (wrapping).
     deadline: u32,
-    /// When the deadline was set, in the same milliseconds.
-    since: u32,
-    /// Waiting for the next request after an answer.
-    idle: bool,
-    /// Shut down by a sweep or a reclaim (not to be done twice).
+    /// Shut down by a sweep (not to be done twice).
     ended: bool,
-    /// Reclaimed for another connection, which took over its slot.
-    reclaimed: bool,
 }
 
 const FREE: Slot = Slot {
     fd: -1,
     deadline: 0,
-    since: 0,
-    idle: false,
     ended: false,
-    reclaimed: false,
 };
 
 /// The deadlines of one listener's connection tasks.
@@ -125,28 +115,6 @@ impl Deadlines {
         }
         ended
     }
-
-    /// Shuts down the kept-alive connection idle longest, if it has been
-    /// idle at least `min_idle`, its slot then counting as the caller's;
-    /// false if there is none.
-    pub fn reclaim_idle(&self, min_idle: Duration) -> bool {
-        let now = self.now_ms();
-        let min = min_idle.as_millis() as u32;
-        let mut slots = self.slots.borrow_mut();
-        let oldest = slots
-            .iter_mut()
-            .filter(|s| s.fd >= 0 && s.idle && !s.ended && now.wrapping_sub(s.since) >= min)
-            .max_by_key(|s| now.wrapping_sub(s.since));
-        match oldest {
-            Some(s) => {
-                s.ended = true;
-                s.reclaimed = true;
-                shutdown(s.fd);
-                true
-            }
-            None => false,
-        }
-    }
 }
 
 /// Whether `deadline` has come at `now` (both wrapping milliseconds).
@@ -164,20 +132,11 @@ fn shutdown(fd: RawFd) {
 }
 
 impl Ticket {
-    /// The connection must make progress within `limit` from now; `idle`:
-    /// it waits for a next request after an answer (reclaimable).
-    pub fn arm(&self, limit: Duration, idle: bool) {
+    /// The connection must make progress within `limit` from now.
+    pub fn arm(&self, limit: Duration) {
         let now = self.table.now_ms();
-        let mut slots = self.table.slots.borrow_mut();
-        let s = &mut slots[self.index];
-        s.since = now;
-        s.deadline = now.wrapping_add(limit.as_millis() as u32);
-        s.idle = idle;
-    }
-
-    /// Whether another connection took over this one's slot.
-    pub fn reclaimed(&self) -> bool {
-        self.table.slots.borrow()[self.index].reclaimed
+        self.table.slots.borrow_mut()[self.index].deadline =
+            now.wrapping_add(limit.as_millis() as u32);
     }
 }
 
@@ -219,8 +178,8 @@ mod tests {
         let (mut c2, s2) = pair();
         let k1 = t.register(s1.as_raw_fd()).unwrap();
         let k2 = t.register(s2.as_raw_fd()).unwrap();
-        k1.arm(Duration::ZERO, false);
-        k2.arm(Duration::from_secs(60), true);
+        k1.arm(Duration::ZERO);
+        k2.arm(Duration::from_secs(60));
         assert_eq!(t.sweep(), 1);
         assert_eq!(t.sweep(), 0, "an ended connection is not shut down twice");
         let mut b = [0u8; 1];
@@ -230,35 +189,6 @@ mod tests {
         c2.write_all(b"x").unwrap();
         drop((k1, k2));
         assert_eq!(t.used.get(), 0);
-    }
-
-    #[test]
-    fn reclaim_takes_the_connection_idle_longest() {
-        let t = Deadlines::new(4);
-        let (mut c1, s1) = pair();
-        let (mut c2, s2) = pair();
-        let (mut c3, s3) = pair();
-        let k1 = t.register(s1.as_raw_fd()).unwrap();
-        let k2 = t.register(s2.as_raw_fd()).unwrap();
-        let k3 = t.register(s3.as_raw_fd()).unwrap();
-        k2.arm(Duration::from_secs(10), true);
-        std::thread::sleep(Duration::from_millis(20));
-        k1.arm(Duration::from_secs(20), true);
-        k3.arm(Duration::from_secs(1), false); // busy: never reclaimed
-        assert!(
-            !t.reclaim_idle(Duration::from_secs(5)),
-            "none idle that long"
-        );
-        assert!(t.reclaim_idle(Duration::ZERO));
-        assert!(k2.reclaimed() && !k1.reclaimed() && !k3.reclaimed());
-        let mut b = [0u8; 1];
-        assert_eq!(c2.read(&mut b).unwrap(), 0);
-        assert!(t.reclaim_idle(Duration::ZERO));
-        assert!(k1.reclaimed());
-        assert_eq!(c1.read(&mut b).unwrap(), 0);
-        assert!(!t.reclaim_idle(Duration::ZERO), "nothing idle is left");
-        c3.set_nonblocking(true).unwrap();
-        assert!(c3.read(&mut b).is_err());
     }
 
     #[test]

@@ -1,14 +1,20 @@
-//! The HTTP loops: accept connections (at most `max_connections`), read a
-//! request head into a fixed buffer, let the tracker answer, write it, and
-//! keep the connection for the next request when the client allows.
+//! The HTTP loop of one listener: accept connections, answer every request
+//! that has arrived on the spot with the listener's buffers, and keep
+//! connections between requests in the listener's readiness set (`alive`),
+//! at most `max_connections` of them. A connection whose request is still
+//! arriving, whose answer did not fit the socket buffer, or that gets a
+//! streamed page has a task of its own until that is done, then goes back to
+//! the set.
 
+use super::alive::{self, Alive, Entry, LISTENER};
 use super::deadlines::{self, Deadlines, Ticket};
-use super::parked::{self, Next, Parked};
+use super::reuse::Reuse;
 use super::ticker::Ticker;
 use super::{bind, Shared};
 use crate::wire::http::{parse_head, HeadError, HEAD_ROOM};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::{Async, Timer};
+use std::future::Future;
 use std::io;
 use std::io::{Read, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
@@ -30,19 +36,21 @@ pub const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(15);
 /// How long a request may take to arrive in full from its first byte, and a
 /// reply to leave.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time between expiry sweeps of the kept-alive connections.
+const EXPIRY_SWEEP: Duration = Duration::from_secs(1);
 
-/// What answering a connection's first request on the spot left to do.
+/// What answering the request in the buffer on the spot left to do.
 enum First {
     /// Answered and closed (or the client went away).
     Done,
-    /// Answered in full and kept alive with nothing unread: to be parked.
-    Park,
-    /// Needs the event loop: keep-alive, a request still arriving, a reply
-    /// that did not fit the socket buffer, or a streamed page.
+    /// Answered in full and kept alive with nothing unread: to wait in the set.
+    Keep,
+    /// Needs a task: a request still arriving, a reply that did not fit the
+    /// socket buffer, pipelined requests, or a streamed page.
     Later(Pending),
 }
 
-/// Work handed from the accept loop to a connection task.
+/// Work handed to a connection task.
 struct Pending {
     /// Request bytes already read (a partial request, or pipelined ones).
     unread: Vec<u8>,
@@ -52,124 +60,115 @@ struct Pending {
     stream: Option<crate::tracker::Stream>,
     /// Whether to keep serving requests after that.
     keep_alive: bool,
-    /// Whether a reply (or its start) was already sent.
-    answered: bool,
+    /// Answers sent on the connection so far (or begun).
+    answers: u32,
 }
 
-/// Accepts connections on one listener forever.
-pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
-    // Buffers for answering first requests on the spot; a connection that
-    // needs more gets its own task and buffers.
-    let mut req = [0u8; REQUEST_MAX];
-    let mut out = [0u8; RESPONSE_MAX];
-    let parked = Rc::new(Parked::new(shared.max_connections));
-    // Slack over max_connections: a reclaimed connection's task may still be
-    // ending when the connection that took its slot gets a task.
-    let limits = Deadlines::new(shared.max_connections + 16);
-    let tasks = Tasks {
-        shared: shared.clone(),
-        limits: limits.clone(),
-    };
-    shared
-        .spawn(sweep_parked(parked.clone(), tasks.clone()))
-        .detach();
-    shared.spawn(sweep_deadlines(limits)).detach();
-    loop {
-        let (stream, peer) = match listener.read_with(bind::accept).await {
-            Ok(c) => c,
-            Err(_) => {
-                // Out of descriptors or similar: back off instead of spinning.
-                Timer::after(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        shared.tracker.borrow_mut().stats.tcp_connections += 1;
-        // A request that has already arrived is answered here, slot or no slot:
-        // idle connections holding every slot cannot lock out real clients.
-        let pending = match answer_first(&stream, peer.ip(), &tasks, &parked, &mut req, &mut out) {
-            First::Done => continue,
-            First::Park => {
-                // answer_first saw to the slot
-                shared.connections.set(shared.connections.get() + 1);
-                parked.push(stream, peer.ip());
-                continue;
-            }
-            First::Later(p) => p,
-        };
-        if shared.connections.get() >= shared.max_connections {
-            shared.tracker.borrow_mut().stats.tcp_refused += 1;
-            if !pending.answered {
-                // Nothing sent yet: a best-effort 503 without waiting, then close.
-                let reply = shared.tracker.borrow_mut().http_error(503, false, &mut out);
-                let _ = (&stream).write(&out[reply.range]);
-            }
-            continue;
-        }
-        shared.connections.set(shared.connections.get() + 1);
-        tasks.start(stream, peer.ip(), pending);
-    }
-}
-
-/// What starting a connection task takes: the shared state and the
-/// listener's table of connection deadlines.
+/// What the loop and its connection tasks share.
 #[derive(Clone)]
 struct Tasks {
     shared: Shared,
     limits: Rc<Deadlines>,
+    alive: Rc<Alive>,
+    reuse: Rc<Reuse>,
 }
 
-impl Tasks {
-    /// Gives a connection that holds a slot its own task, which frees the
-    /// slot when it ends (unless another connection has taken it over).
-    fn start(&self, stream: TcpStream, client: IpAddr, pending: Pending) {
-        let shared = &self.shared;
-        let ticket = self.limits.register(stream.as_raw_fd());
-        let (Some(ticket), Ok(stream)) = (ticket, Async::new_nonblocking(stream)) else {
-            shared.connections.set(shared.connections.get() - 1);
+/// Serves one listener forever.
+pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
+    // The buffers every request answered on the spot uses; a connection that
+    // needs a task gets its own.
+    let mut req = [0u8; REQUEST_MAX];
+    let mut out = [0u8; RESPONSE_MAX];
+    // Slack over max_connections: a task may still be ending when the
+    // connection that took its slot is kept.
+    let room = shared.max_connections + 16;
+    let alive = match Alive::new(listener.as_raw_fd(), room) {
+        Ok(a) => Rc::new(a),
+        Err(e) => {
+            super::warn(format_args!("HTTP listener not served: epoll: {e}"));
             return;
-        };
-        let task_shared = shared.clone();
-        shared
-            .spawn(async move {
-                let _ = connection(stream, client, &task_shared, &ticket, pending).await;
-                if !ticket.reclaimed() {
-                    let c = &task_shared.connections;
-                    c.set(c.get() - 1);
+        }
+    };
+    let tasks = Tasks {
+        limits: Deadlines::new(room),
+        alive,
+        reuse: Rc::new(Reuse::default()),
+        shared,
+    };
+    let limits = tasks.limits.clone();
+    tasks
+        .shared
+        .spawn(sweeps(
+            deadlines::SWEEP,
+            move || {
+                let l = limits.clone();
+                async move { l.wait_for_any().await }
+            },
+            {
+                let limits = tasks.limits.clone();
+                move || {
+                    limits.sweep();
+                    !limits.is_empty()
                 }
-            })
-            .detach();
-    }
-
-    /// A slot for a connection to keep alive: a free one, else the one of
-    /// the oldest parked or idle kept-alive connection, which is closed (and
-    /// no longer counted; a reclaimed task does not count itself out again).
-    fn slot_for_keep_alive(&self, parked: &Parked) -> bool {
-        let c = &self.shared.connections;
-        if c.get() < self.shared.max_connections {
-            return true;
+            },
+        ))
+        .detach();
+    let t = tasks.clone();
+    tasks
+        .shared
+        .spawn(sweeps(
+            EXPIRY_SWEEP,
+            move || {
+                let a = t.alive.clone();
+                async move { a.wait_for_any().await }
+            },
+            {
+                let t = tasks.clone();
+                move || {
+                    t.alive.expire(KEEP_ALIVE_IDLE, |e| t.close(e));
+                    !t.alive.is_empty()
+                }
+            },
+        ))
+        .detach();
+    let mut events = alive::events();
+    loop {
+        if tasks.alive.readable().await.is_err() {
+            Timer::after(Duration::from_millis(50)).await;
+            continue;
         }
-        // Idle longest first (to within two sweep periods): a task idle for
-        // that long has waited longer than anything still parked.
-        let reclaimed = self.limits.reclaim_idle(2 * parked::SWEEP)
-            || parked.reclaim_oldest()
-            || self.limits.reclaim_idle(Duration::ZERO);
-        if reclaimed {
-            c.set(c.get() - 1);
+        let mut backoff = false;
+        let n = tasks.alive.ready(&mut events);
+        for token in events[..n].iter().map(|e| e.u64) {
+            if token == LISTENER {
+                backoff |= accept_ready(listener.get_ref(), &tasks, &mut req, &mut out);
+            } else {
+                serve_kept(token, &tasks, &mut req, &mut out);
+            }
         }
-        reclaimed
+        if backoff {
+            // Out of descriptors or similar: back off instead of spinning.
+            Timer::after(Duration::from_millis(50)).await;
+        }
     }
 }
 
-/// Ends connection tasks past their time limits, one sweep a second while
-/// there are any (see `deadlines`).
-async fn sweep_deadlines(limits: Rc<Deadlines>) {
-    let ticker = Ticker::new(deadlines::SWEEP).ok();
+/// Runs `sweep` every `period` from when `wait` ends until `sweep` says
+/// nothing is left to watch, over and over.
+async fn sweeps<W: Future<Output = ()>>(
+    period: Duration,
+    wait: impl Fn() -> W,
+    mut sweep: impl FnMut() -> bool,
+) {
+    let ticker = Ticker::new(period).ok();
     loop {
-        limits.wait_for_any().await;
+        wait().await;
         ticker.as_ref().map(Ticker::start);
-        while !limits.is_empty() {
-            tick(&ticker, deadlines::SWEEP).await;
-            limits.sweep();
+        loop {
+            tick(&ticker, period).await;
+            if !sweep() {
+                break;
+            }
         }
         ticker.as_ref().map(Ticker::stop);
     }
@@ -185,85 +184,206 @@ async fn tick(ticker: &Option<Ticker>, period: Duration) {
     Timer::after(period).await;
 }
 
-/// Sweeps one listener's parked connections while there are any: those whose
-/// client closed are closed, the others go on to tasks (see `parked`).
-async fn sweep_parked(parked: Rc<Parked>, tasks: Tasks) {
-    let ticker = Ticker::new(parked::SWEEP).ok();
-    loop {
-        parked.wait_for_any().await;
-        ticker.as_ref().map(Ticker::start);
-        while !parked.is_empty() {
-            tick(&ticker, parked::SWEEP).await;
-            sweep_once(&parked, &tasks);
-        }
-        ticker.as_ref().map(Ticker::stop);
-    }
-}
-
-/// One sweep of the parked connections.
-fn sweep_once(parked: &Parked, tasks: &Tasks) {
+/// Accepts what the listener has (a batch at most) and answers each
+/// connection's request, which has usually arrived with it
+/// (`TCP_DEFER_ACCEPT`). Returns true if accepting failed for want of
+/// resources.
+fn accept_ready(listener: &TcpListener, tasks: &Tasks, req: &mut [u8], out: &mut [u8]) -> bool {
     let shared = &tasks.shared;
-    {
-        let closed = parked.sweep(|stream, client, next| {
-            let unread = match next {
-                Next::Request(bytes) => bytes.to_vec(),
-                Next::Quiet => Vec::new(),
-            };
-            let pending = Pending {
-                unread,
-                unsent: Vec::new(),
-                stream: None,
-                keep_alive: true,
-                answered: true,
-            };
-            tasks.start(stream, client, pending);
-        });
-        shared.connections.set(shared.connections.get() - closed);
+    for _ in 0..alive::BATCH {
+        let (stream, peer) = match bind::accept(listener) {
+            Ok(c) => c,
+            Err(e) => return e.kind() != io::ErrorKind::WouldBlock,
+        };
+        shared.tracker.borrow_mut().stats.tcp_connections += 1;
+        let client = peer.ip();
+        let n = match { &stream }.read(req) {
+            Ok(0) => continue,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let pending = Pending {
+                    unread: Vec::new(),
+                    unsent: Vec::new(),
+                    stream: None,
+                    keep_alive: true,
+                    answers: 0,
+                };
+                tasks.start_new(stream, client, pending, out);
+                continue;
+            }
+            Err(_) => continue,
+        };
+        // A request that has already arrived is answered here, slot or no
+        // slot: idle connections holding every slot cannot lock out real
+        // clients.
+        match respond(&stream, client, tasks, &req[..n], req.len(), out, 0) {
+            First::Done => {}
+            First::Keep => {
+                // respond saw to the slot
+                shared.connections.set(shared.connections.get() + 1);
+                tasks.keep(stream, client, false);
+            }
+            First::Later(p) => tasks.start_new(stream, client, p, out),
+        }
+    }
+    false
+}
+
+/// Serves a kept-alive connection the set says is readable: its next
+/// request, or its client closing.
+fn serve_kept(token: u64, tasks: &Tasks, req: &mut [u8], out: &mut [u8]) {
+    let Some(e) = tasks.alive.lend(token) else {
+        return;
+    };
+    let n = match { &e.stream }.read(req) {
+        Ok(n) if n > 0 => n,
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+            tasks.alive.restore(token, e, false);
+            return;
+        }
+        // The client closed (or the connection failed).
+        _ => {
+            tasks.alive.remove(token, &e);
+            tasks.close(e);
+            return;
+        }
+    };
+    if !e.reused {
+        tasks.reuse.record(e.client, true);
+    }
+    match respond(&e.stream, e.client, tasks, &req[..n], req.len(), out, 2) {
+        First::Keep => tasks.alive.restore(token, e, true),
+        First::Later(p) => {
+            tasks.alive.remove(token, &e);
+            tasks.start(e.stream, e.client, p);
+        }
+        First::Done => {
+            tasks.alive.remove(token, &e);
+            drop(e);
+            tasks.release();
+        }
     }
 }
 
-/// Most connections carry one request that has already arrived when they are
-/// accepted: read it, answer it and close, without registering the socket
-/// with the reactor or spawning a task.
-fn answer_first(
+impl Tasks {
+    /// Gives up a connection's slot.
+    fn release(&self) {
+        let c = &self.shared.connections;
+        c.set(c.get() - 1);
+    }
+
+    /// Closes a kept-alive connection taken from the set.
+    fn close(&self, e: Entry) {
+        if !e.reused {
+            self.reuse.record(e.client, false);
+        }
+        drop(e);
+        self.release();
+    }
+
+    /// Keeps a connection that holds a slot in the set, or closes it if the
+    /// set cannot take it (a server may close an idle kept-alive connection
+    /// at any time).
+    fn keep(&self, stream: TcpStream, client: IpAddr, reused: bool) {
+        if self.alive.add(stream, client, reused).is_err() {
+            self.release();
+        }
+    }
+
+    /// Gives a connection that holds no slot yet a task, if a slot is free;
+    /// otherwise a best-effort 503 if nothing was sent yet, and a close.
+    fn start_new(&self, stream: TcpStream, client: IpAddr, pending: Pending, out: &mut [u8]) {
+        let shared = &self.shared;
+        if shared.connections.get() >= shared.max_connections {
+            shared.tracker.borrow_mut().stats.tcp_refused += 1;
+            if pending.answers == 0 {
+                let reply = shared.tracker.borrow_mut().http_error(503, false, out);
+                let _ = { &stream }.write(&out[reply.range]);
+            }
+            return;
+        }
+        shared.connections.set(shared.connections.get() + 1);
+        self.start(stream, client, pending);
+    }
+
+    /// Gives a connection that holds a slot its own task, which hands it
+    /// back to the set when done with it, or frees the slot when it closes.
+    fn start(&self, stream: TcpStream, client: IpAddr, pending: Pending) {
+        let ticket = self.limits.register(stream.as_raw_fd());
+        let (Some(ticket), Ok(stream)) = (ticket, Async::new_nonblocking(stream)) else {
+            self.release();
+            return;
+        };
+        let tasks = self.clone();
+        self.shared
+            .spawn(async move {
+                let back = connection(stream, client, &tasks, &ticket, pending).await;
+                drop(ticket);
+                match back {
+                    Some((stream, reused)) => tasks.keep(stream, client, reused),
+                    None => tasks.release(),
+                }
+            })
+            .detach();
+    }
+
+    /// A slot for a connection to keep alive: a free one, else the one of
+    /// the connection idle longest in the set, which is closed.
+    fn slot_for_keep_alive(&self) -> bool {
+        let c = &self.shared.connections;
+        if c.get() < self.shared.max_connections {
+            return true;
+        }
+        match self.alive.oldest() {
+            Some(e) => {
+                self.close(e);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Answers the request at the start of `arrived` (`room`: the buffer's size,
+/// to tell a head too large from one still arriving) and writes the answer.
+/// `answers`: how many the connection already had; 0 for a new connection,
+/// which may be kept alive only if its client is offered that (`reuse`) and
+/// a slot is there for it.
+fn respond(
     stream: &TcpStream,
     client: IpAddr,
     tasks: &Tasks,
-    parked: &Parked,
-    req: &mut [u8],
+    arrived: &[u8],
+    room: usize,
     out: &mut [u8],
+    answers: u32,
 ) -> First {
     let shared = &tasks.shared;
-    let later = |unread: &[u8]| {
-        First::Later(Pending {
-            unread: unread.to_vec(),
-            unsent: Vec::new(),
-            stream: None,
-            keep_alive: true,
-            answered: false,
-        })
-    };
-    let n = match { stream }.read(req) {
-        Ok(0) => return First::Done,
-        Ok(n) => n,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return later(&[]),
-        Err(_) => return First::Done,
-    };
-    let (reply, used) = match parse_head(&req[..n]) {
+    let n = arrived.len();
+    let (reply, used) = match parse_head(arrived) {
         Ok(mut head) => {
-            // A connection kept alive needs a slot: the oldest parked or idle
-            // kept-alive one is closed for it if none is free, and without
-            // one the answer says `Connection: close` (never keep-alive, then
-            // a silent close).
-            if head.keep_alive && !tasks.slot_for_keep_alive(parked) {
+            // Without a slot the answer says `Connection: close` (never
+            // keep-alive, then a silent close).
+            if head.keep_alive
+                && answers == 0
+                && !(tasks.reuse.offer(client) && tasks.slot_for_keep_alive())
+            {
                 head.keep_alive = false;
             }
             let now = shared.now();
             let reply = shared.tracker.borrow_mut().http(&head, client, now, out);
             (reply, head.len)
         }
-        // Still arriving: the connection task reads the rest.
-        Err(HeadError::Partial) if n < req.len() => return later(&req[..n]),
+        // Still arriving: a connection task reads the rest.
+        Err(HeadError::Partial) if n < room => {
+            return First::Later(Pending {
+                unread: arrived.to_vec(),
+                unsent: Vec::new(),
+                stream: None,
+                keep_alive: true,
+                answers,
+            })
+        }
         Err(e) => (
             shared
                 .tracker
@@ -276,7 +396,7 @@ fn answer_first(
     let last = reply.stream.is_none() && !reply.keep_alive;
     // Corking the reply for the FIN is only safe when nothing is left unread:
     // closing with unread bytes sends a reset, which discards corked data.
-    let sent = if last && used == n && n < req.len() {
+    let sent = if last && used == n && n < room {
         bind::send_last(stream, bytes)
     } else {
         { stream }.write(bytes)
@@ -290,14 +410,14 @@ fn answer_first(
         return First::Done;
     }
     if written == bytes.len() && reply.keep_alive && reply.stream.is_none() && used == n {
-        return First::Park;
+        return First::Keep;
     }
     First::Later(Pending {
-        unread: req[used..n].to_vec(),
+        unread: arrived[used..].to_vec(),
         unsent: bytes[written..].to_vec(),
         stream: reply.stream,
         keep_alive: reply.keep_alive,
-        answered: written > 0,
+        answers: answers + 1,
     })
 }
 
@@ -309,124 +429,125 @@ fn error_code(e: HeadError) -> u16 {
     }
 }
 
+/// A connection's task: finishes what was pending, then reads and answers
+/// requests until none is left half-read or unanswered. Returns the
+/// connection to go back to the set (and whether it was reused), or None
+/// once it is closed.
 async fn connection(
     mut stream: Async<TcpStream>,
     client: IpAddr,
-    shared: &Rc<super::SharedState>,
+    tasks: &Tasks,
     limit: &Ticket,
     pending: Pending,
-) -> io::Result<()> {
+) -> Option<(TcpStream, bool)> {
+    let shared = &tasks.shared;
     // Time limits are deadlines in the listener's table, not timers: past
     // one, its sweep shuts the socket down and the read or write here ends.
-    limit.arm(IO_TIMEOUT, false);
-    stream.write_all(&pending.unsent).await?;
+    limit.arm(IO_TIMEOUT);
+    stream.write_all(&pending.unsent).await.ok()?;
     // Memory budget: a connection holds at most its two buffers at once
     // (budget::CONNECTION_BYTES), so the unsent copy goes before they come.
-    let pending = Pending {
-        unsent: Vec::new(),
-        ..pending
-    };
-    if let Some(body) = pending.stream {
+    let Pending {
+        unread,
+        stream: body,
+        keep_alive,
+        mut answers,
+        ..
+    } = pending;
+    if let Some(body) = body {
         let mut out = vec![0u8; RESPONSE_MAX];
         return write_stream(&mut stream, shared, limit, body, &mut out).await;
     }
-    if !pending.keep_alive {
-        return Ok(());
+    if !keep_alive {
+        return None;
     }
-    let mut first = [0u8; parked::FIRST_READ];
-    let arrived: &[u8] = if pending.unread.is_empty() {
-        // Kept alive with nothing pending: most such clients close without
-        // a second request, so wait without holding the buffers. A parked
-        // connection costs its task and reactor entry, about 1.5 KB.
-        if pending.answered {
-            limit.arm(KEEP_ALIVE_IDLE, true);
-        } else {
-            limit.arm(IDLE_TIMEOUT, false);
-        }
-        let n = stream.read(&mut first).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        &first[..n]
-    } else {
-        &pending.unread
-    };
-    // The buffers for the rest of the connection's life: allocated once per
-    // connection, so its requests never allocate.
     let mut req = vec![0u8; REQUEST_MAX];
-    let mut filled = arrived.len();
-    req[..filled].copy_from_slice(arrived);
-    drop(pending.unread);
-    let mut out = vec![0u8; RESPONSE_MAX];
+    let mut filled = unread.len();
+    req[..filled].copy_from_slice(&unread);
+    drop(unread);
+    let mut out = Vec::new();
+    // A request must arrive whole within IO_TIMEOUT of its first byte: a
+    // client trickling a byte at a time cannot hold the connection. A new
+    // connection waits up to IDLE_TIMEOUT for its first byte.
+    limit.arm(if filled == 0 {
+        IDLE_TIMEOUT
+    } else {
+        IO_TIMEOUT
+    });
     loop {
-        // A request must arrive whole within IO_TIMEOUT of its first byte: a
-        // client trickling a byte at a time cannot hold the connection.
-        let mut started = filled > 0;
-        if started {
-            limit.arm(IO_TIMEOUT, false);
-        }
-        let (reply, used) = loop {
-            match parse_head(&req[..filled]) {
-                Ok(head) => {
-                    let now = shared.now();
-                    let reply = shared
-                        .tracker
-                        .borrow_mut()
-                        .http(&head, client, now, &mut out);
-                    break (reply, head.len);
+        let (reply, used) = match parse_head(&req[..filled]) {
+            Ok(mut head) => {
+                if answers == 0 && !tasks.reuse.offer(client) {
+                    head.keep_alive = false;
                 }
-                Err(HeadError::Partial) if filled < req.len() => {
-                    if !started {
-                        // between requests: idle, and reclaimable
-                        limit.arm(KEEP_ALIVE_IDLE, true);
-                    }
-                    let n = stream.read(&mut req[filled..]).await?;
-                    if n == 0 {
-                        return Ok(());
-                    }
-                    if !started {
-                        started = true;
-                        limit.arm(IO_TIMEOUT, false);
-                    }
-                    filled += n;
+                if out.is_empty() {
+                    out = vec![0u8; RESPONSE_MAX];
                 }
-                Err(e) => {
-                    let reply =
-                        shared
-                            .tracker
-                            .borrow_mut()
-                            .http_error(error_code(e), false, &mut out);
-                    break (reply, filled);
+                let now = shared.now();
+                let reply = shared
+                    .tracker
+                    .borrow_mut()
+                    .http(&head, client, now, &mut out);
+                (reply, head.len)
+            }
+            Err(HeadError::Partial) if filled < req.len() => {
+                let n = stream.read(&mut req[filled..]).await.ok()?;
+                if n == 0 {
+                    return None;
                 }
+                if filled == 0 {
+                    limit.arm(IO_TIMEOUT);
+                }
+                filled += n;
+                continue;
+            }
+            Err(e) => {
+                if out.is_empty() {
+                    out = vec![0u8; RESPONSE_MAX];
+                }
+                let reply = shared
+                    .tracker
+                    .borrow_mut()
+                    .http_error(error_code(e), false, &mut out);
+                (reply, filled)
             }
         };
-        limit.arm(IO_TIMEOUT, false);
-        stream.write_all(&out[reply.range]).await?;
+        answers += 1;
+        if answers == 2 {
+            tasks.reuse.record(client, true);
+        }
+        limit.arm(IO_TIMEOUT);
+        stream.write_all(&out[reply.range]).await.ok()?;
         if let Some(body) = reply.stream {
             return write_stream(&mut stream, shared, limit, body, &mut out).await;
         }
         if !reply.keep_alive {
-            return Ok(());
+            return None;
         }
         req.copy_within(used..filled, 0);
         filled -= used;
+        if filled == 0 {
+            // Nothing half-read: back to the set, without the buffers.
+            return stream.into_inner().ok().map(|s| (s, answers > 1));
+        }
     }
 }
 
 /// Per-torrent pages and full scrapes: a buffer at a time, never whole.
+/// The connection closes afterwards.
 async fn write_stream(
     stream: &mut Async<TcpStream>,
-    shared: &Rc<super::SharedState>,
+    shared: &Shared,
     limit: &Ticket,
     mut body: crate::tracker::Stream,
     out: &mut [u8],
-) -> io::Result<()> {
+) -> Option<(TcpStream, bool)> {
     loop {
         let n = shared.tracker.borrow_mut().stream_chunk(&mut body, out);
         if n == 0 {
-            return Ok(());
+            return None;
         }
-        limit.arm(IO_TIMEOUT, false);
-        stream.write_all(&out[..n]).await?;
+        limit.arm(IO_TIMEOUT);
+        stream.write_all(&out[..n]).await.ok()?;
     }
 }

@@ -2,13 +2,14 @@
 //! Everything runs on one thread; the tracker state is shared by
 //! `Rc<RefCell<_>>` and never borrowed across an await.
 
+pub mod alive;
 pub mod bind;
 pub mod deadlines;
 pub mod fifo;
 pub mod http;
 pub mod log_prefix;
-pub mod parked;
 pub mod privileges;
+pub mod reuse;
 pub mod signals;
 #[cfg(all(target_os = "linux", target_env = "musl"))]
 pub mod thread_name;
