@@ -58,7 +58,8 @@ run() {
     TRACKER=$PID
     if [ "$tool" = strace ]; then # signal the traced tracker, not strace
         for _ in $(seq 50); do
-            TRACKER=$(pgrep -P "$PID" | head -1) && [ -n "$TRACKER" ] && break
+            # the traced tracker itself (its command line starts with the binary)
+            TRACKER=$(pgrep -f "^$BIN .*-p $p " | head -1) && [ -n "$TRACKER" ] && break
             sleep 0.1
         done
     fi

@@ -120,7 +120,11 @@ fn clients_closing_after_one_answer_are_soon_closed_first_and_hold_no_slot() {
         if r.head.contains("Connection: keep-alive") {
             kept += 1;
         } else {
-            assert!(r.head.contains("Connection: close"), "request {i}: {}", r.head);
+            assert!(
+                r.head.contains("Connection: close"),
+                "request {i}: {}",
+                r.head
+            );
             assert!(
                 closed_within(&mut s, Duration::from_secs(2)),
                 "request {i}: told to close, then closed by the tracker"

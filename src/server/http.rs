@@ -36,6 +36,8 @@ pub const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(15);
 /// How long a request may take to arrive in full from its first byte, and a
 /// reply to leave.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most batches of events served before the loop waits through the reactor.
+const BATCHES: usize = 4;
 /// Time between expiry sweeps of the kept-alive connections.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(1);
 
@@ -133,21 +135,28 @@ pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
         .detach();
     let mut events = alive::events();
     loop {
-        if tasks.alive.readable().await.is_err() {
-            Timer::after(Duration::from_millis(50)).await;
-            continue;
-        }
+        // While requests keep coming, a few batches without a round through
+        // the reactor (its wait re-arms three descriptors); then the other
+        // tasks get their turn.
         let mut backoff = false;
-        let n = tasks.alive.ready(&mut events);
-        for token in events[..n].iter().map(|e| e.u64) {
-            if token == LISTENER {
-                backoff |= accept_ready(listener.get_ref(), &tasks, &mut req, &mut out);
-            } else {
-                serve_kept(token, &tasks, &mut req, &mut out);
+        for _ in 0..BATCHES {
+            let n = tasks.alive.ready(&mut events);
+            for token in events[..n].iter().map(|e| e.u64) {
+                if token == LISTENER {
+                    backoff |= accept_ready(listener.get_ref(), &tasks, &mut req, &mut out);
+                } else {
+                    serve_kept(token, &tasks, &mut req, &mut out);
+                }
+            }
+            if n < alive::BATCH / 4 || backoff {
+                break;
             }
         }
         if backoff {
             // Out of descriptors or similar: back off instead of spinning.
+            Timer::after(Duration::from_millis(50)).await;
+        }
+        if tasks.alive.readable().await.is_err() {
             Timer::after(Duration::from_millis(50)).await;
         }
     }
