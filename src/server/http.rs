@@ -19,6 +19,7 @@ use std::io;
 use std::io::{Read, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -98,39 +99,35 @@ pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
         shared,
     };
     let limits = tasks.limits.clone();
+    let swept = tasks.limits.clone();
     tasks
         .shared
         .spawn(sweeps(
             deadlines::SWEEP,
-            move || {
+            Box::new(move || {
                 let l = limits.clone();
-                async move { l.wait_for_any().await }
-            },
-            {
-                let limits = tasks.limits.clone();
-                move || {
-                    limits.sweep();
-                    !limits.is_empty()
-                }
-            },
+                Box::pin(async move { l.wait_for_any().await })
+            }),
+            Box::new(move || {
+                swept.sweep();
+                !swept.is_empty()
+            }),
         ))
         .detach();
-    let t = tasks.clone();
+    let (t, expired) = (tasks.clone(), tasks.clone());
     tasks
         .shared
         .spawn(sweeps(
             EXPIRY_SWEEP,
-            move || {
+            Box::new(move || {
                 let a = t.alive.clone();
-                async move { a.wait_for_any().await }
-            },
-            {
-                let t = tasks.clone();
-                move || {
-                    t.alive.expire(KEEP_ALIVE_IDLE, |e| t.close(e));
-                    !t.alive.is_empty()
-                }
-            },
+                Box::pin(async move { a.wait_for_any().await })
+            }),
+            Box::new(move || {
+                let t = &expired;
+                t.alive.expire(KEEP_ALIVE_IDLE, |e| t.close(e));
+                !t.alive.is_empty()
+            }),
         ))
         .detach();
     let mut events = alive::events();
@@ -163,11 +160,12 @@ pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
 }
 
 /// Runs `sweep` every `period` from when `wait` ends until `sweep` says
-/// nothing is left to watch, over and over.
-async fn sweeps<W: Future<Output = ()>>(
+/// nothing is left to watch, over and over. (Not generic: one copy for both
+/// sweeps.)
+async fn sweeps(
     period: Duration,
-    wait: impl Fn() -> W,
-    mut sweep: impl FnMut() -> bool,
+    wait: Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()>>>>,
+    mut sweep: Box<dyn FnMut() -> bool>,
 ) {
     let ticker = Ticker::new(period).ok();
     loop {
@@ -438,6 +436,16 @@ fn error_code(e: HeadError) -> u16 {
     }
 }
 
+/// How a connection task's requests ended.
+enum End {
+    /// Closed, or to be closed.
+    Close,
+    /// Nothing half-read: back to the set (whether it was reused).
+    Back(bool),
+    /// A streamed page follows (then the connection closes).
+    Stream(crate::tracker::Stream, Vec<u8>),
+}
+
 /// A connection's task: finishes what was pending, then reads and answers
 /// requests until none is left half-read or unanswered. Returns the
 /// connection to go back to the set (and whether it was reused), or None
@@ -449,11 +457,43 @@ async fn connection(
     limit: &Ticket,
     pending: Pending,
 ) -> Option<(TcpStream, bool)> {
-    let shared = &tasks.shared;
+    // One place for each await, so the task's code exists once.
+    match requests(&mut stream, client, tasks, limit, pending).await {
+        End::Close => None,
+        End::Back(reused) => stream.into_inner().ok().map(|s| (s, reused)),
+        End::Stream(mut body, mut out) => loop {
+            let n = tasks
+                .shared
+                .tracker
+                .borrow_mut()
+                .stream_chunk(&mut body, &mut out);
+            if n == 0 || send(&mut stream, limit, &out[..n]).await.is_err() {
+                return None;
+            }
+        },
+    }
+}
+
+/// Writes `bytes` whole within IO_TIMEOUT.
+async fn send(stream: &mut Async<TcpStream>, limit: &Ticket, bytes: &[u8]) -> io::Result<()> {
     // Time limits are deadlines in the listener's table, not timers: past
-    // one, its sweep shuts the socket down and the read or write here ends.
+    // one, its sweep shuts the socket down and the write here ends.
     limit.arm(IO_TIMEOUT);
-    stream.write_all(&pending.unsent).await.ok()?;
+    stream.write_all(bytes).await
+}
+
+/// Reads and answers a task's requests (see `connection`).
+async fn requests(
+    stream: &mut Async<TcpStream>,
+    client: IpAddr,
+    tasks: &Tasks,
+    limit: &Ticket,
+    pending: Pending,
+) -> End {
+    let shared = &tasks.shared;
+    if send(stream, limit, &pending.unsent).await.is_err() {
+        return End::Close;
+    }
     // Memory budget: a connection holds at most its two buffers at once
     // (budget::CONNECTION_BYTES), so the unsent copy goes before they come.
     let Pending {
@@ -464,11 +504,10 @@ async fn connection(
         ..
     } = pending;
     if let Some(body) = body {
-        let mut out = vec![0u8; RESPONSE_MAX];
-        return write_stream(&mut stream, shared, limit, body, &mut out).await;
+        return End::Stream(body, vec![0u8; RESPONSE_MAX]);
     }
     if !keep_alive {
-        return None;
+        return End::Close;
     }
     let mut req = vec![0u8; REQUEST_MAX];
     let mut filled = unread.len();
@@ -484,13 +523,27 @@ async fn connection(
         IO_TIMEOUT
     });
     loop {
-        let (reply, used) = match parse_head(&req[..filled]) {
+        let parsed = parse_head(&req[..filled]);
+        if let Err(HeadError::Partial) = parsed {
+            if filled < req.len() {
+                let n = match stream.read(&mut req[filled..]).await {
+                    Ok(n) if n > 0 => n,
+                    _ => return End::Close,
+                };
+                if filled == 0 {
+                    limit.arm(IO_TIMEOUT);
+                }
+                filled += n;
+                continue;
+            }
+        }
+        if out.is_empty() {
+            out = vec![0u8; RESPONSE_MAX];
+        }
+        let (reply, used) = match parsed {
             Ok(mut head) => {
                 if answers == 0 && !tasks.reuse.offer(client) {
                     head.keep_alive = false;
-                }
-                if out.is_empty() {
-                    out = vec![0u8; RESPONSE_MAX];
                 }
                 let now = shared.now();
                 let reply = shared
@@ -499,21 +552,7 @@ async fn connection(
                     .http(&head, client, now, &mut out);
                 (reply, head.len)
             }
-            Err(HeadError::Partial) if filled < req.len() => {
-                let n = stream.read(&mut req[filled..]).await.ok()?;
-                if n == 0 {
-                    return None;
-                }
-                if filled == 0 {
-                    limit.arm(IO_TIMEOUT);
-                }
-                filled += n;
-                continue;
-            }
             Err(e) => {
-                if out.is_empty() {
-                    out = vec![0u8; RESPONSE_MAX];
-                }
                 let reply = shared
                     .tracker
                     .borrow_mut()
@@ -525,38 +564,20 @@ async fn connection(
         if answers == 2 {
             tasks.reuse.record(client, true);
         }
-        limit.arm(IO_TIMEOUT);
-        stream.write_all(&out[reply.range]).await.ok()?;
+        if send(stream, limit, &out[reply.range]).await.is_err() {
+            return End::Close;
+        }
         if let Some(body) = reply.stream {
-            return write_stream(&mut stream, shared, limit, body, &mut out).await;
+            return End::Stream(body, out);
         }
         if !reply.keep_alive {
-            return None;
+            return End::Close;
         }
         req.copy_within(used..filled, 0);
         filled -= used;
         if filled == 0 {
             // Nothing half-read: back to the set, without the buffers.
-            return stream.into_inner().ok().map(|s| (s, answers > 1));
+            return End::Back(answers > 1);
         }
-    }
-}
-
-/// Per-torrent pages and full scrapes: a buffer at a time, never whole.
-/// The connection closes afterwards.
-async fn write_stream(
-    stream: &mut Async<TcpStream>,
-    shared: &Shared,
-    limit: &Ticket,
-    mut body: crate::tracker::Stream,
-    out: &mut [u8],
-) -> Option<(TcpStream, bool)> {
-    loop {
-        let n = shared.tracker.borrow_mut().stream_chunk(&mut body, out);
-        if n == 0 {
-            return None;
-        }
-        limit.arm(IO_TIMEOUT);
-        stream.write_all(&out[..n]).await.ok()?;
     }
 }

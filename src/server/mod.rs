@@ -421,12 +421,17 @@ pub fn run(
     // The signal loop is a task too: the future `run` is given is polled on
     // every wake of the event loop, and each poll of a pending `read_with`
     // retries its read (a read and an epoll_ctl per wake, bench/callgrind.sh);
-    // a task is polled only when its own descriptor is ready.
-    let stopped = shared
-        .executor
-        .spawn(Box::pin(signals::until_stopped(signals, shared.clone()))
-            as Pin<Box<dyn Future<Output = &'static str>>>);
-    let why = smol::block_on(shared.executor.run(stopped));
+    // a task is polled only when its own descriptor is ready. It has the
+    // common task type (no second copy of the task machinery): the reason it
+    // ends is left in a cell.
+    let why = Rc::new(Cell::new(""));
+    let stopped = {
+        let why = why.clone();
+        let shared2 = shared.clone();
+        shared.spawn(async move { why.set(signals::until_stopped(signals, shared2).await) })
+    };
+    smol::block_on(shared.executor.run(stopped));
+    let why = why.get();
     info(format_args!("{why}: stopping"));
     shared.save_state(true);
     Ok(())
