@@ -10,6 +10,7 @@ pub mod http;
 pub mod log_prefix;
 pub mod privileges;
 pub mod reuse;
+pub mod run_queue;
 pub mod signals;
 #[cfg(all(target_os = "linux", target_env = "musl"))]
 pub mod thread_name;
@@ -23,13 +24,13 @@ use crate::labels::Labels;
 use crate::state;
 use crate::swarm::{Limits, Swarm};
 use crate::tracker::{Settings, Tracker};
-use smol::{Async, LocalExecutor, Task, Timer};
+use async_task::Task;
+use smol::{Async, Timer};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -69,7 +70,6 @@ pub struct SharedState {
     /// Most HTTP connections at once.
     pub max_connections: usize,
     started: Instant,
-    executor: LocalExecutor<'static>,
     access_file: Option<(Mode, PathBuf)>,
     access_stamp: Cell<Option<(SystemTime, u64)>>,
     state_file: Option<PathBuf>,
@@ -85,15 +85,11 @@ impl SharedState {
         self.started.elapsed().as_secs() as u32
     }
 
-    /// Spawns a task on the tracker's executor. Every task is boxed into one
-    /// type, so the executor's task machinery exists once, not once per
-    /// kind of task (-6,592 B on mipsel).
+    /// Spawns a task on the tracker's run queue. Every task is boxed into one
+    /// type, so the task machinery exists once, not once per kind of task
+    /// (-6,592 B on mipsel).
     pub fn spawn(&self, f: impl Future<Output = ()> + 'static) -> Task<()> {
-        self.spawn_boxed(Box::pin(f))
-    }
-
-    fn spawn_boxed(&self, f: Pin<Box<dyn Future<Output = ()>>>) -> Task<()> {
-        self.executor.spawn(f)
+        run_queue::spawn(Box::pin(f))
     }
 
     /// Re-reads the access list and swaps it in whole. Bad lines are reported
@@ -318,7 +314,6 @@ pub fn run(
         connections: Cell::new(0),
         max_connections: budget.connections,
         started: Instant::now(),
-        executor: LocalExecutor::new(),
         access_file,
         access_stamp: Cell::new(None),
         state_file: cfg.state_file.clone(),
@@ -430,7 +425,7 @@ pub fn run(
         let shared2 = shared.clone();
         shared.spawn(async move { why.set(signals::until_stopped(signals, shared2).await) })
     };
-    smol::block_on(shared.executor.run(stopped));
+    smol::block_on(run_queue::run(stopped));
     let why = why.get();
     info(format_args!("{why}: stopping"));
     shared.save_state(true);
