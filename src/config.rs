@@ -325,77 +325,200 @@ pub fn parse_file(
     Ok(())
 }
 
+/// What a directive sets, and how its value is read.
+#[derive(Clone, Copy)]
+enum Directive {
+    /// An address for the TCP and/or the UDP list.
+    Listen {
+        tcp: bool,
+        udp: bool,
+    },
+    /// `listen.udp.workers`: checked, then ignored.
+    Workers,
+    /// A non-empty string.
+    Text(fn(&mut Config) -> &mut Option<String>),
+    /// A non-empty path.
+    Path(fn(&mut Config) -> &mut Option<PathBuf>),
+    /// A whole number from the first bound to the second.
+    Number(fn(&mut Config, usize), u32, u32),
+    /// A size (`512K`, `8M`); with `true`, `0` is accepted too.
+    Size(fn(&mut Config, usize), bool),
+    /// An address or network for a list.
+    Network(fn(&mut Config) -> &mut Vec<Network>),
+    StatsPath,
+    Fullscrape,
+    StatsPublic,
+}
+
+/// Every directive, looked up in a table rather than a `match` on strings:
+/// one comparison loop and one copy of each kind of value's parsing.
+const DIRECTIVES: &[(&str, Directive)] = {
+    use Directive::*;
+    const PEERS: u32 = crate::swarm::MAX_PEERS_LIMIT;
+    &[
+        (
+            "listen.tcp",
+            Listen {
+                tcp: true,
+                udp: false,
+            },
+        ),
+        (
+            "listen.udp",
+            Listen {
+                tcp: false,
+                udp: true,
+            },
+        ),
+        (
+            "listen.tcp_udp",
+            Listen {
+                tcp: true,
+                udp: true,
+            },
+        ),
+        ("listen.udp.workers", Workers),
+        ("tracker.redirect_url", Text(|c| &mut c.redirect_url)),
+        ("tracker.rootdir", Path(|c| &mut c.rootdir)),
+        ("tracker.user", Text(|c| &mut c.user)),
+        ("tracker.max_memory", Size(|c, n| c.max_memory = n, false)),
+        (
+            "tracker.max_torrents",
+            Number(|c, n| c.max_torrents = Some(n), 1, 1 << 26),
+        ),
+        (
+            "tracker.max_peers_per_torrent",
+            Number(|c, n| c.max_peers_per_torrent = n as u32, 1, PEERS),
+        ),
+        (
+            "tracker.announce_interval",
+            Number(
+                |c, n| {
+                    c.announce_interval = n as u32;
+                    c.peer_timeout = c.announce_interval + c.announce_interval / 2;
+                },
+                10,
+                86_400,
+            ),
+        ),
+        (
+            "tracker.peer_timeout",
+            Number(
+                |c, n| c.peer_timeout = n as u32,
+                10,
+                crate::swarm::MAX_PEER_TIMEOUT,
+            ),
+        ),
+        (
+            "tracker.max_connections",
+            Number(|c, n| c.max_connections = n, 1, 1 << 20),
+        ),
+        (
+            "tracker.max_peers_per_address",
+            Number(|c, n| c.policy.max_peers_per_address = n as u32, 1, PEERS),
+        ),
+        (
+            "tracker.new_torrents_per_minute",
+            Number(
+                |c, n| c.policy.new_torrents_per_minute = n as u32,
+                0,
+                1 << 24,
+            ),
+        ),
+        (
+            "tracker.new_torrents_burst",
+            Number(|c, n| c.policy.new_torrents_burst = n as u32, 1, 1 << 24),
+        ),
+        (
+            "tracker.numwant_default",
+            Number(|c, n| c.numwant_default = n as u32, 0, 200),
+        ),
+        (
+            "tracker.numwant_max",
+            Number(|c, n| c.numwant_max = n as u32, 0, 200),
+        ),
+        ("tracker.state_file", Path(|c| &mut c.state_file)),
+        (
+            "tracker.state_interval",
+            Number(|c, n| c.state_interval = n as u32, 1, 1 << 30),
+        ),
+        ("access.whitelist", Path(|c| &mut c.access.whitelist)),
+        ("access.blacklist", Path(|c| &mut c.access.blacklist)),
+        ("access.stats", Network(|c| &mut c.access.stats)),
+        ("access.proxy", Network(|c| &mut c.access.proxies)),
+        ("access.stats_path", StatsPath),
+        ("access.fullscrape", Fullscrape),
+        ("access.stats_public", StatsPublic),
+        (
+            "tracker.label_memory",
+            Size(|c, n| c.label_memory = Some(n), true),
+        ),
+        (
+            "access.reload_interval",
+            Number(|c, n| c.access.reload_interval = n as u32, 0, 86_400),
+        ),
+        ("access.fifo_add", Path(|c| &mut c.access.fifo_add)),
+        ("access.fifo_delete", Path(|c| &mut c.access.fifo_delete)),
+    ]
+};
+
 /// Applies one directive. `Ok(Some(warning))` for directives that are
 /// accepted but ignored.
 fn apply(cfg: &mut Config, key: &str, value: &str) -> Result<Option<String>, String> {
-    let need = |v: &str| {
-        if v.is_empty() {
+    let need = || {
+        if value.is_empty() {
             Err(format!("{key} needs a value"))
         } else {
-            Ok(v.to_string())
+            Ok(value.to_string())
         }
     };
-    match key {
-        "listen.tcp" => cfg.tcp.push(listen_addr(key, value)?),
-        "listen.udp" => cfg.udp.push(listen_addr(key, value)?),
-        "listen.tcp_udp" => {
-            let a = listen_addr(key, value)?;
-            cfg.tcp.push(a);
-            cfg.udp.push(a);
+    let Some(&(_, directive)) = DIRECTIVES.iter().find(|(k, _)| *k == key) else {
+        if key.starts_with("livesync.") {
+            return Ok(Some(format!("{key}: livesync is not supported; ignored")));
         }
-        "listen.udp.workers" => {
+        return Ok(Some(format!("unknown directive '{key}' ignored")));
+    };
+    match directive {
+        Directive::Listen { tcp, udp } => {
+            let a = listen_addr(key, value)?;
+            if tcp {
+                cfg.tcp.push(a);
+            }
+            if udp {
+                cfg.udp.push(a);
+            }
+        }
+        Directive::Workers => {
             number(key, value, 1, 1024)?;
             return Ok(Some(format!(
                 "{key}: one event loop serves all sockets; ignored"
             )));
         }
-        "tracker.redirect_url" => cfg.redirect_url = Some(need(value)?),
-        "tracker.rootdir" => cfg.rootdir = Some(need(value)?.into()),
-        "tracker.user" => cfg.user = Some(need(value)?),
-        "tracker.max_memory" => cfg.max_memory = size(key, value)?,
-        "tracker.max_torrents" => cfg.max_torrents = Some(number(key, value, 1, 1 << 26)?),
-        "tracker.max_peers_per_torrent" => {
-            cfg.max_peers_per_torrent =
-                number(key, value, 1, u64::from(crate::swarm::MAX_PEERS_LIMIT))? as u32
+        Directive::Text(field) => *field(cfg) = Some(need()?),
+        Directive::Path(field) => *field(cfg) = Some(need()?.into()),
+        Directive::Number(set, min, max) => set(cfg, number(key, value, min.into(), max.into())?),
+        Directive::Size(set, zero) => set(
+            cfg,
+            match value {
+                "0" if zero => 0,
+                _ => size(key, value)?,
+            },
+        ),
+        Directive::Network(list) => {
+            let net = network(key, value)?;
+            list(cfg).push(net);
         }
-        "tracker.announce_interval" => {
-            cfg.announce_interval = number(key, value, 10, 86_400)? as u32;
-            cfg.peer_timeout = cfg.announce_interval + cfg.announce_interval / 2;
-        }
-        "tracker.peer_timeout" => {
-            cfg.peer_timeout =
-                number(key, value, 10, u64::from(crate::swarm::MAX_PEER_TIMEOUT))? as u32
-        }
-        "tracker.max_connections" => cfg.max_connections = number(key, value, 1, 1 << 20)?,
-        "tracker.max_peers_per_address" => {
-            cfg.policy.max_peers_per_address =
-                number(key, value, 1, u64::from(crate::swarm::MAX_PEERS_LIMIT))? as u32
-        }
-        "tracker.new_torrents_per_minute" => {
-            cfg.policy.new_torrents_per_minute = number(key, value, 0, 1 << 24)? as u32
-        }
-        "tracker.new_torrents_burst" => {
-            cfg.policy.new_torrents_burst = number(key, value, 1, 1 << 24)? as u32
-        }
-        "tracker.numwant_default" => cfg.numwant_default = number(key, value, 0, 200)? as u32,
-        "tracker.numwant_max" => cfg.numwant_max = number(key, value, 0, 200)? as u32,
-        "tracker.state_file" => cfg.state_file = Some(need(value)?.into()),
-        "tracker.state_interval" => cfg.state_interval = number(key, value, 1, 1 << 30)? as u32,
-        "access.whitelist" => cfg.access.whitelist = Some(need(value)?.into()),
-        "access.blacklist" => cfg.access.blacklist = Some(need(value)?.into()),
-        "access.stats" => cfg.access.stats.push(network(key, value)?),
-        "access.proxy" => cfg.access.proxies.push(network(key, value)?),
-        "access.stats_path" => {
-            let v = need(value)?;
+        Directive::StatsPath => {
+            let v = need()?;
             cfg.access.stats_path = if v.starts_with('/') {
                 v
             } else {
                 format!("/{v}")
             };
         }
-        "access.fullscrape" => cfg.access.fullscrape = boolean(key, value)?,
-        "access.stats_public" => {
-            for mode in need(value)?.split_whitespace() {
+        Directive::Fullscrape => cfg.access.fullscrape = boolean(key, value)?,
+        Directive::StatsPublic => {
+            for mode in need()?.split_whitespace() {
                 let known = mode.bytes().all(|b| b.is_ascii_alphanumeric())
                     && crate::stats::Page::parse(format!("mode={mode}").as_bytes()).is_some();
                 if !known {
@@ -406,21 +529,6 @@ fn apply(cfg: &mut Config, key: &str, value: &str) -> Result<Option<String>, Str
                 cfg.access.stats_public.push(mode.to_string());
             }
         }
-        "tracker.label_memory" => {
-            cfg.label_memory = Some(match value {
-                "0" => 0,
-                _ => size(key, value)?,
-            })
-        }
-        "access.reload_interval" => {
-            cfg.access.reload_interval = number(key, value, 0, 86_400)? as u32
-        }
-        "access.fifo_add" => cfg.access.fifo_add = Some(need(value)?.into()),
-        "access.fifo_delete" => cfg.access.fifo_delete = Some(need(value)?.into()),
-        _ if key.starts_with("livesync.") => {
-            return Ok(Some(format!("{key}: livesync is not supported; ignored")))
-        }
-        _ => return Ok(Some(format!("unknown directive '{key}' ignored"))),
     }
     Ok(None)
 }
