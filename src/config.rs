@@ -136,6 +136,9 @@ pub enum Command {
     Version,
 }
 
+/// The options as getopts would declare them: the `-h` text and the
+/// parser below are checked against it.
+#[cfg(test)]
 fn options() -> getopts::Options {
     let mut o = getopts::Options::new();
     o.optmulti("f", "", "read configuration from FILE", "FILE");
@@ -206,44 +209,133 @@ Options:
         --version       print the version
 ";
 
+/// The command-line options: short name (`\0`: none), long name (empty:
+/// none), whether it takes a value, whether it may be given more than once.
+const OPTIONS: [(char, &str, bool, bool); 12] = [
+    ('f', "", true, true),
+    ('i', "", true, true),
+    ('p', "", true, true),
+    ('P', "", true, true),
+    ('A', "", true, true),
+    ('w', "", true, false),
+    ('b', "", true, false),
+    ('d', "", true, false),
+    ('u', "", true, false),
+    ('r', "", true, false),
+    ('h', "help", false, false),
+    ('\0', "version", false, false),
+];
+/// `-h`/`--help` and `--version` in [`OPTIONS`].
+const HELP_OPTION: usize = 10;
+const VERSION_OPTION: usize = 11;
+
+/// The options given, in command-line order: index into [`OPTIONS`] and value.
+type Given = Vec<(usize, String)>;
+
+/// The index of option `-name` (one byte) or `--name`, as getopts finds it.
+fn option(name: &str) -> Result<usize, String> {
+    OPTIONS
+        .iter()
+        .position(|&(short, long, _, _)| match name.len() {
+            1 => name.starts_with(short),
+            _ => !long.is_empty() && name == long,
+        })
+        .ok_or_else(|| format!("Unrecognized option: '{name}'"))
+}
+
+/// Splits the command line the way getopts 0.2 does for [`OPTIONS`]:
+/// `-abc` clusters, `-pVALUE`, `--name=value`, `--` ending the options,
+/// arguments that are no option kept apart; with getopts' error texts.
+fn getopt(args: &[String]) -> Result<(Given, Vec<String>), String> {
+    let mut given: Given = Vec::new();
+    let mut free = Vec::new();
+    let mut args = args.iter();
+    while let Some(cur) = args.next() {
+        if cur.len() < 2 || !cur.starts_with('-') {
+            free.push(cur.clone());
+            continue;
+        }
+        if cur == "--" {
+            free.extend(args.cloned());
+            break;
+        }
+        // The option that takes a value (or a long flag), and a value
+        // written into the same argument.
+        let (name, id, inline) = if let Some(tail) = cur.strip_prefix("--") {
+            let (name, inline) = match tail.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (tail, None),
+            };
+            (name, option(name)?, inline)
+        } else {
+            let mut found = None;
+            for (j, ch) in cur.char_indices().skip(1) {
+                let name = &cur[j..j + ch.len_utf8()];
+                let id = option(name)?;
+                if OPTIONS[id].2 {
+                    let rest = &cur[j + ch.len_utf8()..];
+                    found = Some((name, id, (!rest.is_empty()).then_some(rest)));
+                    break;
+                }
+                given.push((id, String::new()));
+            }
+            let Some(found) = found else { continue };
+            found
+        };
+        let value = match (OPTIONS[id].2, inline) {
+            (false, None) => String::new(),
+            (false, Some(_)) => return Err(format!("Option '{name}' does not take an argument")),
+            (true, Some(v)) => v.to_string(),
+            (true, None) => match args.next() {
+                Some(v) => v.clone(),
+                None => return Err(format!("Argument to option '{name}' missing")),
+            },
+        };
+        given.push((id, value));
+    }
+    for (id, &(short, long, _, multi)) in OPTIONS.iter().enumerate() {
+        if !multi && given.iter().filter(|(g, _)| *g == id).count() > 1 {
+            let name = if long.is_empty() {
+                short.to_string()
+            } else {
+                long.to_string()
+            };
+            return Err(format!("Option '{name}' given more than once"));
+        }
+    }
+    Ok((given, free))
+}
+
 /// Parses the command line (without the program name).
 pub fn from_args(args: &[String]) -> Result<Command, ConfigError> {
-    let m = options()
-        .parse(args)
-        .map_err(|e| ConfigError(format!("{e} (see -h)")))?;
-    if m.opt_present("h") {
+    let (given, free) = getopt(args).map_err(|e| ConfigError(format!("{e} (see -h)")))?;
+    let present = |id: usize| given.iter().any(|(g, _)| *g == id);
+    if present(HELP_OPTION) {
         return Ok(Command::Help(HELP));
     }
-    if m.opt_present("version") {
+    if present(VERSION_OPTION) {
         return Ok(Command::Version);
     }
-    if let Some(extra) = m.free.first() {
+    if let Some(extra) = free.first() {
         return Err(ConfigError(format!(
             "unexpected argument '{extra}' (see -h)"
         )));
     }
     let mut cfg = Config::default();
     let mut warnings = Vec::new();
-    for file in m.opt_strs("f") {
-        let text = std::fs::read_to_string(&file)
+    for (_, file) in given.iter().filter(|(g, _)| *g == 0) {
+        let text = std::fs::read_to_string(file)
             .map_err(|e| ConfigError(format!("{file}: cannot read config: {e}")))?;
-        parse_file(&text, Path::new(&file), &mut cfg, &mut warnings)?;
+        parse_file(&text, Path::new(file), &mut cfg, &mut warnings)?;
     }
-    // -i applies to the -p/-P options after it: replay them in command-line order.
-    let mut ordered: Vec<(usize, char, String)> = Vec::new();
-    for name in ["i", "p", "P"] {
-        for (pos, v) in m.opt_strs_pos(name) {
-            // Kept in order as it grows (no sort routine in the binary).
-            let at = ordered.partition_point(|(p, _, _)| *p < pos);
-            ordered.insert(at, (pos, name.chars().next().unwrap_or('i'), v));
-        }
-    }
+    // -i applies to the -p/-P options after it: `given` is in command-line order.
     let mut ip = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-    for (_, flag, value) in ordered {
+    for (id, value) in &given {
+        let flag = OPTIONS[*id].0;
         let bad = |what: &str| ConfigError(format!("-{flag} {value}: expected {what}"));
         match flag {
             'i' => ip = value.parse().map_err(|_| bad("an IP address"))?,
-            _ => {
+            'p' | 'P' => {
                 let port: u16 = value.parse().map_err(|_| bad("a port number"))?;
                 let list = if flag == 'p' {
                     &mut cfg.tcp
@@ -252,26 +344,23 @@ pub fn from_args(args: &[String]) -> Result<Command, ConfigError> {
                 };
                 list.push(SocketAddr::new(ip, port));
             }
+            _ => {}
         }
     }
-    for a in m.opt_strs("A") {
-        let net = network("-A", &a).map_err(ConfigError)?;
-        cfg.access.stats.push(net);
-    }
-    if let Some(w) = m.opt_str("w") {
-        cfg.access.whitelist = Some(w.into());
-    }
-    if let Some(b) = m.opt_str("b") {
-        cfg.access.blacklist = Some(b.into());
-    }
-    if let Some(d) = m.opt_str("d") {
-        cfg.rootdir = Some(d.into());
-    }
-    if let Some(u) = m.opt_str("u") {
-        cfg.user = Some(u);
-    }
-    if let Some(r) = m.opt_str("r") {
-        cfg.redirect_url = Some(r);
+    // The rest after the listen options (their errors come first).
+    for (id, value) in &given {
+        match OPTIONS[*id].0 {
+            'A' => cfg
+                .access
+                .stats
+                .push(network("-A", value).map_err(ConfigError)?),
+            'w' => cfg.access.whitelist = Some(value.into()),
+            'b' => cfg.access.blacklist = Some(value.into()),
+            'd' => cfg.rootdir = Some(value.into()),
+            'u' => cfg.user = Some(value.clone()),
+            'r' => cfg.redirect_url = Some(value.clone()),
+            _ => {}
+        }
     }
     if cfg.tcp.is_empty() && cfg.udp.is_empty() {
         let any4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), DEFAULT_PORT);
@@ -795,6 +884,115 @@ mod tests {
             err.0.starts_with("-A: expected an IP address or network"),
             "{err}"
         );
+    }
+
+    /// `getopt` against getopts 0.2 itself, over tricky command lines:
+    /// the same values per option, the same order of `-i`/`-p`/`-P`, the
+    /// same arguments left over, the same error texts.
+    #[test]
+    fn command_line_splits_as_getopts_does() {
+        let lines: &[&[&str]] = &[
+            &[],
+            &[
+                "-p",
+                "80",
+                "-i",
+                "::1",
+                "-P",
+                "81",
+                "-p82",
+                "-i1.2.3.4",
+                "-P",
+                "83",
+            ],
+            &["-hp80"],
+            &["-ph"],
+            &["-h", "-h"],
+            &["--help", "--h"],
+            &["--version"],
+            &["--version", "--version"],
+            &["--version=1"],
+            &["--help=x"],
+            &["--h=x"],
+            &["--p=80", "--P", "81"],
+            &["--p"],
+            &["-p"],
+            &["-hp"],
+            &["-x"],
+            &["-hx"],
+            &["-\u{e9}"],
+            &["--\u{e9}"],
+            &["--=x"],
+            &["--"],
+            &["--", "-h", "x"],
+            &["-", "-p", "1"],
+            &["free", "-p", "1", "more"],
+            &["-w", "a", "-w", "b"],
+            &[
+                "-w",
+                "a",
+                "-b",
+                "b",
+                "-d",
+                "d",
+                "-u",
+                "u",
+                "-r",
+                "r",
+                "-A",
+                "10.0.0.0/8",
+            ],
+            &["-f", "-h"],
+            &["-fconf", "-f", "other", "-A1.2.3.4", "-A", "::1"],
+            &["-u", "a", "-u", "b", "-d", "x", "-d", "y"],
+            &["--foo"],
+            &["--foo=bar"],
+            &["-version"],
+            &["-i", "x", "-p"],
+            &["---"],
+        ];
+        let names = [
+            "f", "i", "p", "P", "A", "w", "b", "d", "u", "r", "h", "version",
+        ];
+        for line in lines {
+            let a = args(line);
+            let ours = getopt(&a);
+            let theirs = options().parse(&a);
+            match (&ours, &theirs) {
+                (Ok((given, free)), Ok(m)) => {
+                    assert_eq!(free, &m.free, "{line:?}");
+                    for (id, name) in names.iter().enumerate() {
+                        let mine: Vec<&String> = given
+                            .iter()
+                            .filter(|(g, _)| *g == id)
+                            .map(|(_, v)| v)
+                            .collect();
+                        assert_eq!(mine.len(), m.opt_count(name), "{line:?} {name}");
+                        if OPTIONS[id].2 {
+                            let vals = m.opt_strs(name);
+                            assert_eq!(mine, vals.iter().collect::<Vec<_>>(), "{line:?}");
+                        }
+                    }
+                    let mut order: Vec<(usize, String)> = ["i", "p", "P"]
+                        .iter()
+                        .flat_map(|n| {
+                            m.opt_strs_pos(n)
+                                .into_iter()
+                                .map(move |(p, v)| (p, format!("{n}{v}")))
+                        })
+                        .collect();
+                    order.sort();
+                    let mine: Vec<String> = given
+                        .iter()
+                        .filter(|(g, _)| (1..=3).contains(g))
+                        .map(|(g, v)| format!("{}{v}", OPTIONS[*g].0))
+                        .collect();
+                    assert_eq!(mine, order.into_iter().map(|(_, v)| v).collect::<Vec<_>>());
+                }
+                (Err(e), Err(f)) => assert_eq!(e, &f.to_string(), "{line:?}"),
+                _ => panic!("{line:?}: ours {ours:?}, getopts {:?}", theirs.map(|_| ())),
+            }
+        }
     }
 
     #[test]
