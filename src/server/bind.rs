@@ -152,7 +152,10 @@ pub fn accept(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
     })?;
     // SAFETY: fd is a fresh connected socket that nothing else owns.
     let stream = TcpStream::from(unsafe { OwnedFd::from_raw_fd(fd) });
-    let peer = from_sockaddr(&storage).ok_or_else(|| io::Error::other("unknown address family"))?;
+    // An address family that is neither IPv4 nor IPv6 (never seen on an inet
+    // socket). The caller does not show the error, so it carries no message:
+    // a message would bring in a boxed string error type and its `Debug`.
+    let peer = from_sockaddr(&storage).ok_or(io::ErrorKind::Other)?;
     Ok((stream, peer))
 }
 
