@@ -50,9 +50,10 @@ while IFS=: read -r triple arch _; do
   cp "$CARGO_TARGET_DIR/$triple/release/smoltracker" "$bin"
   # MIPS objects carry .pdr, procedure descriptors for debuggers that are
   # never loaded and that the linker's strip keeps: 80 KB of the file.
+  # .comment (the toolchains' version strings) is never loaded either.
   case "$arch" in
-    mips_*) mips-linux-gnu-objcopy --remove-section=.pdr "$bin" ;;
-    mipsel_*) mipsel-linux-gnu-objcopy --remove-section=.pdr "$bin" ;;
+    mips_*) mips-linux-gnu-objcopy --remove-section=.pdr --remove-section=.comment "$bin" ;;
+    mipsel_*) mipsel-linux-gnu-objcopy --remove-section=.pdr --remove-section=.comment "$bin" ;;
   esac
   desc=$(file -b "$bin")
   echo "   $desc"
