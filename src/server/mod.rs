@@ -239,15 +239,15 @@ impl Sockets {
 /// Binds every configured address. An IPv6 wildcard that cannot be bound
 /// (IPv6 disabled) is skipped with a warning when IPv4 was bound too.
 pub fn bind_all(cfg: &Config) -> Result<Sockets, String> {
-    fn each<S>(
+    // One copy of the loop for both protocols: `bind` keeps what it binds.
+    fn each(
         addrs: &[SocketAddr],
         proto: &str,
-        f: fn(SocketAddr) -> io::Result<S>,
-    ) -> Result<Vec<S>, String> {
-        let mut out = Vec::new();
+        bind: &mut dyn FnMut(SocketAddr) -> io::Result<()>,
+    ) -> Result<(), String> {
         for &a in addrs {
-            match f(a) {
-                Ok(s) => out.push(s),
+            match bind(a) {
+                Ok(()) => {}
                 Err(e)
                     if a.is_ipv6()
                         && a.ip().is_unspecified()
@@ -260,12 +260,12 @@ pub fn bind_all(cfg: &Config) -> Result<Sockets, String> {
                 Err(e) => return Err(format!("cannot listen on {proto} {a}: {e}")),
             }
         }
-        Ok(out)
+        Ok(())
     }
-    Ok(Sockets {
-        tcp: each(&cfg.tcp, "tcp", bind::tcp)?,
-        udp: each(&cfg.udp, "udp", bind::udp)?,
-    })
+    let (mut tcp, mut udp) = (Vec::new(), Vec::new());
+    each(&cfg.tcp, "tcp", &mut |a| bind::tcp(a).map(|s| tcp.push(s)))?;
+    each(&cfg.udp, "udp", &mut |a| bind::udp(a).map(|s| udp.push(s)))?;
+    Ok(Sockets { tcp, udp })
 }
 
 /// Builds the swarm tables from the configuration.
