@@ -9,9 +9,10 @@
 //! registration (an `epoll_ctl` per wait, plus a `read` that finds nothing)
 //! is what this saves over a task per connection.
 //!
-//! Entries are idle by definition: every connection here has been answered
-//! in full and has nothing unread. Idle ones expire after a limit, and the
-//! one idle longest is closed to give its slot to a new client.
+//! Entries are idle by definition: every connection here has nothing unread,
+//! and either has been answered in full or is new and waits for its first
+//! request. Idle ones expire after a limit, and the answered one idle
+//! longest is closed to give its slot to a new client.
 
 use smol::Async;
 use std::cell::{Cell, RefCell};
@@ -33,8 +34,9 @@ pub struct Entry {
     pub stream: TcpStream,
     /// The client's address.
     pub client: IpAddr,
-    /// Whether it carried more than one request so far.
-    pub reused: bool,
+    /// Answers it had so far (at most 255 counted): 0 for a new
+    /// connection, 2 or more once reused.
+    pub answers: u8,
     /// When it was last answered, in milliseconds since the set's start.
     since: u32,
 }
@@ -105,9 +107,10 @@ impl Alive {
         self.len.get() == 0
     }
 
-    /// Keeps a connection that was answered in full and has nothing unread;
-    /// gives it back if the set is full or the kernel refuses it.
-    pub fn add(&self, stream: TcpStream, client: IpAddr, reused: bool) -> Result<(), TcpStream> {
+    /// Keeps a connection that has nothing unread (and was answered in full
+    /// `answers` times); gives it back if the set is full or the kernel
+    /// refuses it.
+    pub fn add(&self, stream: TcpStream, client: IpAddr, answers: u8) -> Result<(), TcpStream> {
         let Some(index) = self.free.borrow_mut().pop() else {
             return Err(stream);
         };
@@ -121,7 +124,7 @@ impl Alive {
         self.entries.borrow_mut()[index as usize] = Some(Entry {
             stream,
             client,
-            reused,
+            answers,
             since: self.now_ms(),
         });
         self.len.set(self.len.get() + 1);
@@ -143,12 +146,12 @@ impl Alive {
             .take()
     }
 
-    /// Gives back a lent connection; `answered`: it was answered again, so
-    /// its idle time restarts and it counts as reused.
+    /// Gives back a lent connection; `answered`: it was answered (again),
+    /// so its idle time restarts.
     pub fn restore(&self, token: u64, mut e: Entry, answered: bool) {
         if answered {
             e.since = self.now_ms();
-            e.reused = true;
+            e.answers = e.answers.saturating_add(1);
         }
         if let Some(slot) = self.entries.borrow_mut().get_mut(token as usize) {
             *slot = Some(e);
@@ -204,14 +207,16 @@ impl Alive {
         n.max(0) as usize
     }
 
-    /// Takes out every connection idle for `limit` or longer, for `end`.
-    pub fn expire(&self, limit: Duration, mut end: impl FnMut(Entry)) {
+    /// Takes out every connection idle for its limit or longer, for `end`:
+    /// `first` for a new one still waiting for its first request, `next`
+    /// between requests.
+    pub fn expire(&self, first: Duration, next: Duration, mut end: impl FnMut(Entry)) {
         let now = self.now_ms();
-        let limit = limit.as_millis() as u32;
+        let (first, next) = (first.as_millis() as u32, next.as_millis() as u32);
         let len = self.entries.borrow().len();
         for index in 0..len {
             let old = matches!(&self.entries.borrow()[index],
-                Some(e) if now.wrapping_sub(e.since) >= limit);
+                Some(e) if now.wrapping_sub(e.since) >= if e.answers == 0 { first } else { next });
             if old {
                 if let Some(e) = self.take(index as u64) {
                     end(e);
@@ -220,7 +225,8 @@ impl Alive {
         }
     }
 
-    /// Takes out the connection idle longest, to close it for a new client.
+    /// Takes out the answered connection idle longest, to close it for a new
+    /// client (never one still waiting for its first request).
     pub fn oldest(&self) -> Option<Entry> {
         let now = self.now_ms();
         let index = self
@@ -228,7 +234,11 @@ impl Alive {
             .borrow()
             .iter()
             .enumerate()
-            .filter_map(|(i, e)| e.as_ref().map(|e| (i, now.wrapping_sub(e.since))))
+            .filter_map(|(i, e)| {
+                e.as_ref()
+                    .filter(|e| e.answers > 0)
+                    .map(|e| (i, now.wrapping_sub(e.since)))
+            })
             .max_by_key(|&(_, idle)| idle)
             .map(|(i, _)| i)?;
         self.take(index as u64)
@@ -258,8 +268,8 @@ mod tests {
         let a = Alive::new(l.as_raw_fd(), 4).unwrap();
         let (mut c1, s1) = pair(&l);
         let (_c2, s2) = pair(&l);
-        a.add(s1, ip(), false).unwrap();
-        a.add(s2, ip(), false).unwrap();
+        a.add(s1, ip(), 1).unwrap();
+        a.add(s2, ip(), 1).unwrap();
         assert_eq!(a.len(), 2);
         let mut ev = events();
         assert_eq!(a.ready(&mut ev), 0, "nothing yet");
@@ -277,9 +287,9 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let a = Alive::new(l.as_raw_fd(), 1).unwrap();
         let (mut c, s) = pair(&l);
-        a.add(s, ip(), false).unwrap();
+        a.add(s, ip(), 1).unwrap();
         let (_c2, s2) = pair(&l);
-        assert!(a.add(s2, ip(), false).is_err(), "full");
+        assert!(a.add(s2, ip(), 1).is_err(), "full");
         let e = a.take(0).unwrap();
         assert!(a.is_empty() && a.take(0).is_none());
         c.write_all(b"x").unwrap();
@@ -292,26 +302,42 @@ mod tests {
     #[test]
     fn expiry_and_reclaim_take_the_connections_idle_longest() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let a = Alive::new(l.as_raw_fd(), 4).unwrap();
+        let a = Alive::new(l.as_raw_fd(), 5).unwrap();
+        let (_c0, s0) = pair(&l);
         let (mut c1, s1) = pair(&l);
         let (_c2, s2) = pair(&l);
         let (_c3, s3) = pair(&l);
-        a.add(s1, ip(), false).unwrap();
+        a.add(s0, ip(), 0).unwrap(); // new: waits for its first request
+        a.add(s1, ip(), 1).unwrap();
         std::thread::sleep(Duration::from_millis(30));
-        a.add(s2, ip(), true).unwrap();
-        a.add(s3, ip(), false).unwrap();
-        let e3 = a.lend(2).unwrap();
-        a.restore(2, e3, true); // s3 answered again: idle the shortest, and reused
+        a.add(s2, ip(), 2).unwrap();
+        a.add(s3, ip(), 1).unwrap();
+        let e3 = a.lend(3).unwrap();
+        a.restore(3, e3, true); // s3 answered again: idle the shortest, and reused
         let oldest = a.oldest().unwrap();
-        assert!(!oldest.reused);
+        assert_eq!(oldest.answers, 1, "the new one is never reclaimed");
         drop(oldest);
         let mut b = [0u8; 1];
-        assert_eq!(c1.read(&mut b).unwrap(), 0, "the first added was closed");
+        assert_eq!(
+            c1.read(&mut b).unwrap(),
+            0,
+            "the answered one added first was closed"
+        );
         let mut ended = Vec::new();
-        a.expire(Duration::from_secs(60), |e| ended.push(e.reused));
-        assert!(ended.is_empty() && a.len() == 2);
-        a.expire(Duration::ZERO, |e| ended.push(e.reused));
-        assert_eq!(ended, vec![true, true]);
-        assert!(a.is_empty() && a.oldest().is_none());
+        a.expire(Duration::from_secs(60), Duration::from_secs(60), |e| {
+            ended.push(e.answers)
+        });
+        assert!(ended.is_empty() && a.len() == 3);
+        a.expire(Duration::from_secs(60), Duration::ZERO, |e| {
+            ended.push(e.answers)
+        });
+        assert_eq!(
+            ended,
+            vec![2, 2],
+            "answered ones expire after the limit between requests"
+        );
+        assert!(a.oldest().is_none(), "only the new one is left");
+        a.expire(Duration::ZERO, Duration::ZERO, |e| ended.push(e.answers));
+        assert!(a.is_empty() && ended == vec![2, 2, 0]);
     }
 }

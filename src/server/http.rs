@@ -125,7 +125,8 @@ pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
             }),
             Box::new(move || {
                 let t = &expired;
-                t.alive.expire(KEEP_ALIVE_IDLE, |e| t.close(e));
+                t.alive
+                    .expire(IDLE_TIMEOUT, KEEP_ALIVE_IDLE, |e| t.close(e));
                 !t.alive.is_empty()
             }),
         ))
@@ -192,9 +193,9 @@ async fn tick(ticker: &Option<Ticker>, period: Duration) {
 }
 
 /// Accepts what the listener has (a batch at most) and answers each
-/// connection's request, which has usually arrived with it
-/// (`TCP_DEFER_ACCEPT`). Returns true if accepting failed for want of
-/// resources.
+/// connection's request if it has arrived with it; a connection still
+/// without one waits in the set. Returns true if accepting failed for want
+/// of resources.
 fn accept_ready(listener: &TcpListener, tasks: &Tasks, req: &mut [u8], out: &mut [u8]) -> bool {
     let shared = &tasks.shared;
     for _ in 0..alive::BATCH {
@@ -208,14 +209,14 @@ fn accept_ready(listener: &TcpListener, tasks: &Tasks, req: &mut [u8], out: &mut
             Ok(0) => continue,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let pending = Pending {
-                    unread: Vec::new(),
-                    unsent: Vec::new(),
-                    stream: None,
-                    keep_alive: true,
-                    answers: 0,
-                };
-                tasks.start_new(stream, client, pending, out);
+                // Its request is still on the way: it waits in the set, if a
+                // slot is free (a new connection never takes another's).
+                if shared.connections.get() >= shared.max_connections {
+                    tasks.refuse(&stream, out);
+                } else {
+                    shared.connections.set(shared.connections.get() + 1);
+                    tasks.keep(stream, client, 0);
+                }
                 continue;
             }
             Err(_) => continue,
@@ -223,12 +224,23 @@ fn accept_ready(listener: &TcpListener, tasks: &Tasks, req: &mut [u8], out: &mut
         // A request that has already arrived is answered here, slot or no
         // slot: idle connections holding every slot cannot lock out real
         // clients.
-        match respond(&stream, client, tasks, &req[..n], req.len(), out, 0) {
+        match respond(
+            &stream,
+            client,
+            tasks,
+            &req[..n],
+            req.len(),
+            out,
+            Seen {
+                answers: 0,
+                has_slot: false,
+            },
+        ) {
             First::Done => {}
             First::Keep => {
                 // respond saw to the slot
                 shared.connections.set(shared.connections.get() + 1);
-                tasks.keep(stream, client, false);
+                tasks.keep(stream, client, 1);
             }
             First::Later(p) => tasks.start_new(stream, client, p, out),
         }
@@ -255,10 +267,22 @@ fn serve_kept(token: u64, tasks: &Tasks, req: &mut [u8], out: &mut [u8]) {
             return;
         }
     };
-    if !e.reused {
+    if e.answers == 1 {
         tasks.reuse.record(e.client, true);
     }
-    match respond(&e.stream, e.client, tasks, &req[..n], req.len(), out, 2) {
+    let answers = u32::from(e.answers);
+    match respond(
+        &e.stream,
+        e.client,
+        tasks,
+        &req[..n],
+        req.len(),
+        out,
+        Seen {
+            answers,
+            has_slot: true,
+        },
+    ) {
         First::Keep => tasks.alive.restore(token, e, true),
         First::Later(p) => {
             tasks.alive.remove(token, &e);
@@ -281,7 +305,7 @@ impl Tasks {
 
     /// Closes a kept-alive connection taken from the set.
     fn close(&self, e: Entry) {
-        if !e.reused {
+        if e.answers == 1 {
             self.reuse.record(e.client, false);
         }
         drop(e);
@@ -291,8 +315,8 @@ impl Tasks {
     /// Keeps a connection that holds a slot in the set, or closes it if the
     /// set cannot take it (a server may close an idle kept-alive connection
     /// at any time).
-    fn keep(&self, stream: TcpStream, client: IpAddr, reused: bool) {
-        if self.alive.add(stream, client, reused).is_err() {
+    fn keep(&self, stream: TcpStream, client: IpAddr, answers: u8) {
+        if self.alive.add(stream, client, answers).is_err() {
             self.release();
         }
     }
@@ -302,15 +326,24 @@ impl Tasks {
     fn start_new(&self, stream: TcpStream, client: IpAddr, pending: Pending, out: &mut [u8]) {
         let shared = &self.shared;
         if shared.connections.get() >= shared.max_connections {
-            shared.tracker.borrow_mut().stats.tcp_refused += 1;
             if pending.answers == 0 {
-                let reply = shared.tracker.borrow_mut().http_error(503, false, out);
-                let _ = { &stream }.write(&out[reply.range]);
+                self.refuse(&stream, out);
+            } else {
+                shared.tracker.borrow_mut().stats.tcp_refused += 1;
             }
             return;
         }
         shared.connections.set(shared.connections.get() + 1);
         self.start(stream, client, pending);
+    }
+
+    /// No slot for a connection that was sent nothing yet: a best-effort 503
+    /// without waiting (the caller then closes it).
+    fn refuse(&self, stream: &TcpStream, out: &mut [u8]) {
+        let mut tracker = self.shared.tracker.borrow_mut();
+        tracker.stats.tcp_refused += 1;
+        let reply = tracker.http_error(503, false, out);
+        let _ = { stream }.write(&out[reply.range]);
     }
 
     /// Gives a connection that holds a slot its own task, which hands it
@@ -327,7 +360,7 @@ impl Tasks {
                 let back = connection(stream, client, &tasks, &ticket, pending).await;
                 drop(ticket);
                 match back {
-                    Some((stream, reused)) => tasks.keep(stream, client, reused),
+                    Some((stream, answers)) => tasks.keep(stream, client, answers),
                     None => tasks.release(),
                 }
             })
@@ -351,6 +384,13 @@ impl Tasks {
     }
 }
 
+/// What a connection had before its request: how many answers, and whether
+/// it holds a slot.
+struct Seen {
+    answers: u32,
+    has_slot: bool,
+}
+
 /// Answers the request at the start of `arrived` (`room`: the buffer's size,
 /// to tell a head too large from one still arriving) and writes the answer.
 /// `answers`: how many the connection already had; 0 for a new connection,
@@ -363,8 +403,9 @@ fn respond(
     arrived: &[u8],
     room: usize,
     out: &mut [u8],
-    answers: u32,
+    seen: Seen,
 ) -> First {
+    let Seen { answers, has_slot } = seen;
     let shared = &tasks.shared;
     let n = arrived.len();
     let (reply, used) = match parse_head(arrived) {
@@ -373,7 +414,7 @@ fn respond(
             // keep-alive, then a silent close).
             if head.keep_alive
                 && answers == 0
-                && !(tasks.reuse.offer(client) && tasks.slot_for_keep_alive())
+                && !(tasks.reuse.offer(client) && (has_slot || tasks.slot_for_keep_alive()))
             {
                 head.keep_alive = false;
             }
@@ -440,15 +481,15 @@ fn error_code(e: HeadError) -> u16 {
 enum End {
     /// Closed, or to be closed.
     Close,
-    /// Nothing half-read: back to the set (whether it was reused).
-    Back(bool),
+    /// Nothing half-read: back to the set (with its count of answers).
+    Back(u8),
     /// A streamed page follows (then the connection closes).
     Stream(crate::tracker::Stream, Vec<u8>),
 }
 
 /// A connection's task: finishes what was pending, then reads and answers
 /// requests until none is left half-read or unanswered. Returns the
-/// connection to go back to the set (and whether it was reused), or None
+/// connection to go back to the set (and its count of answers), or None
 /// once it is closed.
 async fn connection(
     mut stream: Async<TcpStream>,
@@ -456,11 +497,11 @@ async fn connection(
     tasks: &Tasks,
     limit: &Ticket,
     pending: Pending,
-) -> Option<(TcpStream, bool)> {
+) -> Option<(TcpStream, u8)> {
     // One place for each await, so the task's code exists once.
     match requests(&mut stream, client, tasks, limit, pending).await {
         End::Close => None,
-        End::Back(reused) => stream.into_inner().ok().map(|s| (s, reused)),
+        End::Back(answers) => stream.into_inner().ok().map(|s| (s, answers)),
         End::Stream(mut body, mut out) => loop {
             let n = tasks
                 .shared
@@ -577,7 +618,7 @@ async fn requests(
         filled -= used;
         if filled == 0 {
             // Nothing half-read: back to the set, without the buffers.
-            return End::Back(answers > 1);
+            return End::Back(answers.min(255) as u8);
         }
     }
 }
