@@ -550,6 +550,11 @@ async fn requests(
     if !keep_alive {
         return End::Close;
     }
+    if unread.is_empty() && answers > 0 {
+        // Answered in full (what did not fit the socket buffer is written)
+        // and nothing half-read: wait in the set, not here with buffers.
+        return End::Back(answers.min(255) as u8);
+    }
     let mut req = vec![0u8; REQUEST_MAX];
     let mut filled = unread.len();
     req[..filled].copy_from_slice(&unread);
