@@ -239,7 +239,8 @@ fn when_every_slot_is_taken_the_oldest_idle_kept_alive_connection_is_reclaimed()
     // the connection closes, since it cannot be kept.
     let silent1 = connect(t.tcp[0]);
     let silent2 = connect(t.tcp[0]);
-    std::thread::sleep(Duration::from_millis(1500)); // past TCP_DEFER_ACCEPT's second
+    // (accepted at once; if the listener were deferring, after about a second)
+    std::thread::sleep(Duration::from_millis(1500));
     assert!(eventually(5, || {
         let mut s = connect(t.tcp[0]);
         s.write_all(announce(7305, "").as_bytes()).unwrap();
@@ -254,4 +255,65 @@ fn when_every_slot_is_taken_the_oldest_idle_kept_alive_connection_is_reclaimed()
     }));
     drop((silent1, silent2));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// HTTP connections the tracker has accepted, from /metrics (that request's
+/// own connection included).
+fn accepted(t: &Tracker) -> u64 {
+    let text = t.http("/metrics").text();
+    text.lines()
+        .find_map(|l| l.strip_prefix("smoltracker_tcp_connections_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no tcp_connections_total in {text}"))
+}
+
+#[test]
+fn a_listener_defers_accept_once_connections_keep_arriving_before_their_requests() {
+    let t = Tracker::start(&[]);
+    // At first it does not defer: a connection is accepted before it sends.
+    let before = accepted(&t);
+    let silent = connect(t.tcp[0]);
+    // (Deferring, it would be accepted only after about a second.)
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        accepted(&t),
+        before + 2,
+        "the silent connection was accepted (and the /metrics request)"
+    );
+    drop(silent);
+    // Connections whose requests come 20 ms after them, as from a busy or
+    // far-away client: most are accepted before their request (src/server/
+    // defer.rs counts windows of 512) and answered all the same.
+    let addr = t.tcp[0];
+    let clients: Vec<_> = (0..8u16)
+        .map(|c| {
+            std::thread::spawn(move || {
+                for i in 0..80u16 {
+                    let mut s = connect(addr);
+                    std::thread::sleep(Duration::from_millis(20));
+                    let port = 20000 + c * 100 + i;
+                    s.write_all(announce(port, "Connection: close\r\n").as_bytes())
+                        .unwrap();
+                    assert_eq!(read_response(&mut s).map(|r| r.status), Some(200));
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    // Now it defers: a silent connection is not accepted...
+    let before = accepted(&t);
+    let mut silent = connect(t.tcp[0]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        accepted(&t),
+        before + 1,
+        "only the /metrics request was accepted"
+    );
+    // ...until its request arrives, and then it is answered.
+    silent
+        .write_all(announce(7401, "Connection: close\r\n").as_bytes())
+        .unwrap();
+    assert_eq!(read_response(&mut silent).map(|r| r.status), Some(200));
 }

@@ -16,12 +16,11 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
 }
 
 fn set_int(
-    fd: &OwnedFd,
+    fd: &impl AsRawFd,
     level: libc::c_int,
     name: libc::c_int,
     value: libc::c_int,
 ) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
     // SAFETY: fd is a valid open socket; the option value points to a live c_int
     // whose size is passed alongside.
     check(unsafe {
@@ -89,16 +88,22 @@ fn bound_socket(addr: SocketAddr, kind: libc::c_int) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// A non-blocking TCP listener on `addr` (IPv6 sockets are IPv6-only).
+/// Whether `listener` wakes accept only once a connection's request has
+/// arrived (after ~1 s without one the connection is accepted anyway).
+/// `defer::Defer` decides.
+pub fn defer_accept(listener: &TcpListener, on: bool) -> io::Result<()> {
+    set_int(
+        listener,
+        libc::IPPROTO_TCP,
+        libc::TCP_DEFER_ACCEPT,
+        libc::c_int::from(on),
+    )
+}
+
+/// A non-blocking TCP listener on `addr` (IPv6 sockets are IPv6-only), not
+/// deferring accept.
 pub fn tcp(addr: SocketAddr) -> io::Result<TcpListener> {
     let fd = bound_socket(addr, libc::SOCK_STREAM)?;
-    // Wake accept only once a request has arrived (after ~1 s without one the
-    // connection is accepted anyway and waits in the listener's set): nearly
-    // every connection is then answered at once, with one wake-up. Measured
-    // without it (bench/compare, 2026-12-02): `Connection: close` load cost
-    // 0.86-0.96x opentracker's CPU per answer instead of 0.57, though
-    // aquatic's keep_alive = false client got ~15 % more answers/s.
-    let _ = set_int(&fd, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, 1);
     // Replies are single writes; without this a keep-alive reply that follows
     // an unacknowledged one would wait for the client's delayed ACK. Accepted
     // sockets inherit it, which saves a setsockopt per connection.
@@ -199,11 +204,28 @@ mod tests {
         assert!(udp(format!("127.0.0.1:{uport}").parse().unwrap()).is_err());
     }
 
+    /// Accepts within a second, or None.
+    fn accept_soon(l: &TcpListener) -> Option<TcpStream> {
+        for _ in 0..100 {
+            if let Ok((s, _)) = accept(l) {
+                return Some(s);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        None
+    }
+
     #[test]
-    fn accepted_connections_arrive_with_their_request_nonblocking_with_nodelay() {
+    fn accepted_connections_are_nonblocking_with_nodelay_and_deferring_waits_for_the_request() {
         use std::io::{Read, Write};
         let l = tcp("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = l.local_addr().unwrap();
+        // Not deferring: a connection is acceptable before it sends anything.
+        let silent = TcpStream::connect(addr).unwrap();
+        let early = accept_soon(&l).expect("accepted without a request");
+        drop((silent, early));
+
+        defer_accept(&l, true).unwrap();
         let mut c = TcpStream::connect(addr).unwrap();
         // Connected, but nothing sent: deferred, so not yet acceptable.
         std::thread::sleep(std::time::Duration::from_millis(200));
@@ -212,15 +234,7 @@ mod tests {
             Some(io::ErrorKind::WouldBlock)
         );
         c.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
-        let mut accepted = None;
-        for _ in 0..100 {
-            if let Ok((s, _)) = accept(&l) {
-                accepted = Some(s);
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        let mut s = accepted.expect("accepted once the request arrived");
+        let mut s = accept_soon(&l).expect("accepted once the request arrived");
         assert!(
             s.nodelay().unwrap(),
             "TCP_NODELAY inherited from the listener"
@@ -238,5 +252,10 @@ mod tests {
         let mut got = Vec::new();
         c.read_to_end(&mut got).unwrap();
         assert_eq!(got, b"HTTP/1.1 200 OK\r\n\r\n");
+
+        // And off again: acceptable at once.
+        defer_accept(&l, false).unwrap();
+        let _silent = TcpStream::connect(addr).unwrap();
+        assert!(accept_soon(&l).is_some(), "accepted without a request");
     }
 }

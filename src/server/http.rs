@@ -8,6 +8,7 @@
 
 use super::alive::{self, Alive, Entry, LISTENER};
 use super::deadlines::{self, Deadlines, Ticket};
+use super::defer::{self, Defer};
 use super::reuse::Reuse;
 use super::ticker::Ticker;
 use super::{bind, Shared};
@@ -21,7 +22,7 @@ use std::net::{IpAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Largest request head accepted (opentracker's limit too).
 pub const REQUEST_MAX: usize = 8192;
@@ -132,6 +133,7 @@ pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
         ))
         .detach();
     let mut events = alive::events();
+    let mut defer = Defer::default();
     loop {
         // While requests keep coming, a few batches without a round through
         // the reactor (its wait re-arms three descriptors); then the other
@@ -141,7 +143,8 @@ pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
             let n = tasks.alive.ready(&mut events);
             for token in events[..n].iter().map(|e| e.u64) {
                 if token == LISTENER {
-                    backoff |= accept_ready(listener.get_ref(), &tasks, &mut req, &mut out);
+                    backoff |=
+                        accept_ready(listener.get_ref(), &tasks, &mut defer, &mut req, &mut out);
                 } else {
                     serve_kept(token, &tasks, &mut req, &mut out);
                 }
@@ -194,9 +197,15 @@ async fn tick(ticker: &Option<Ticker>, period: Duration) {
 
 /// Accepts what the listener has (a batch at most) and answers each
 /// connection's request if it has arrived with it; a connection still
-/// without one waits in the set. Returns true if accepting failed for want
-/// of resources.
-fn accept_ready(listener: &TcpListener, tasks: &Tasks, req: &mut [u8], out: &mut [u8]) -> bool {
+/// without one waits in the set, and counts for `defer`. Returns true if
+/// accepting failed for want of resources.
+fn accept_ready(
+    listener: &TcpListener,
+    tasks: &Tasks,
+    defer: &mut Defer,
+    req: &mut [u8],
+    out: &mut [u8],
+) -> bool {
     let shared = &tasks.shared;
     for _ in 0..alive::BATCH {
         let (stream, peer) = match bind::accept(listener) {
@@ -205,7 +214,17 @@ fn accept_ready(listener: &TcpListener, tasks: &Tasks, req: &mut [u8], out: &mut
         };
         shared.tracker.borrow_mut().stats.tcp_connections += 1;
         let client = peer.ip();
-        let n = match { &stream }.read(req) {
+        let mut read = { &stream }.read(req);
+        let early = would_block(&read);
+        if matches!(read, Ok(1..)) || early {
+            if let Some(on) = defer.accepted(early) {
+                let _ = bind::defer_accept(listener, on);
+            }
+        }
+        if early && !defer.on() {
+            read = read_soon(&stream, req);
+        }
+        let n = match read {
             Ok(0) => continue,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -246,6 +265,22 @@ fn accept_ready(listener: &TcpListener, tasks: &Tasks, req: &mut [u8], out: &mut
         }
     }
     false
+}
+
+fn would_block(r: &io::Result<usize>) -> bool {
+    matches!(r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+/// Reads a request that is on its way, trying for up to `defer::SPIN`.
+fn read_soon(stream: &TcpStream, req: &mut [u8]) -> io::Result<usize> {
+    let start = Instant::now();
+    loop {
+        let read = { stream }.read(req);
+        if !would_block(&read) || start.elapsed() >= defer::SPIN {
+            return read;
+        }
+        std::hint::spin_loop();
+    }
 }
 
 /// Serves a kept-alive connection the set says is readable: its next

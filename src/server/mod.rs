@@ -5,6 +5,7 @@
 pub mod alive;
 pub mod bind;
 pub mod deadlines;
+pub mod defer;
 pub mod fifo;
 pub mod http;
 pub mod log_prefix;
