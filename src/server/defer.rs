@@ -5,7 +5,7 @@
 //! before their requests arrive, which is what a busy tracker sees: measured
 //! with bench/loadgen's `Connection: close` load (64 connections), 92 % of
 //! connections accepted without it had no request yet, and it cost 29-32 µs
-//! of CPU per answer against 18-19 µs deferring. When the tracker is idle
+//! of CPU per answer against 18-20 µs deferring. When the tracker is idle
 //! between connections, its wake-up at the handshake overlaps the client
 //! sending its request, so the request is mostly there by the time it is
 //! accepted (aquatic's one-connection-at-a-time client: 30 % without one), and
@@ -17,8 +17,9 @@
 //! is read again for up to `SPIN` before it goes to wait in the set: the
 //! request was mostly microseconds behind (aquatic's serial client: 66 %
 //! within 10 µs, 96 % within 20 µs, 0.5 % not within 100 µs), and waiting in
-//! the set means sleeping and being woken for it. That lifted the serial
-//! client from 5,200-6,900 to 7,300-8,000 answers/s. Deferring is on when
+//! the set means sleeping and being woken for it. In runs alternated with a
+//! build without it, the serial client got 7,290-7,571 answers/s with a 30 µs
+//! spin against 5,178-6,909 without (single runs on a noisy VM). Deferring is on when
 //! most connections are early, so the spin stays rare.
 //!
 //! So a listener starts without deferring and counts, in windows of `WINDOW`
