@@ -222,7 +222,18 @@ fn when_every_slot_is_taken_the_oldest_idle_kept_alive_connection_is_reclaimed()
         std::thread::sleep(pause);
         // A third client, every slot taken: it is kept alive too, and the
         // oldest idle connection is closed for it (not a 503, not a refusal).
-        let mut third = open(7303);
+        // That holds for a request that comes with its connection; one that
+        // comes more than defer::SPIN after it was accepted finds no slot to
+        // wait in and is answered 503 (checked below), which a busy test
+        // machine sometimes makes of this client's request: it tries again.
+        let mut third = (0..3)
+            .find_map(|_| {
+                let mut s = connect(t.tcp[0]);
+                s.write_all(announce(7303, "").as_bytes()).unwrap();
+                let r = read_response(&mut s)?;
+                r.head.contains("keep-alive").then_some(s)
+            })
+            .expect("a third client kept alive in one of three tries");
         assert!(
             closed_within(&mut oldest, Duration::from_secs(3)),
             "the oldest is reclaimed (pause {pause:?})"

@@ -207,11 +207,14 @@ fn accept_ready(
     out: &mut [u8],
 ) -> bool {
     let shared = &tasks.shared;
-    for _ in 0..alive::BATCH {
+    for i in 0..alive::BATCH {
         let (stream, peer) = match bind::accept(listener) {
             Ok(c) => c,
             Err(e) => return e.kind() != io::ErrorKind::WouldBlock,
         };
+        if i == 0 {
+            defer.round();
+        }
         shared.tracker.borrow_mut().stats.tcp_connections += 1;
         let client = peer.ip();
         let mut read = { &stream }.read(req);
@@ -221,7 +224,9 @@ fn accept_ready(
                 let _ = bind::defer_accept(listener, on);
             }
         }
-        if early && !defer.on() {
+        // Only the first of a round: with a backlog, the others are served
+        // meanwhile.
+        if early && !defer.on() && i == 0 {
             read = read_soon(&stream, req);
         }
         let n = match read {
