@@ -20,6 +20,15 @@ fn announce(port: u16, extra_headers: &str) -> String {
     )
 }
 
+/// A new connection to `addr` that has sent one announce (port `port`, no
+/// extra headers), and the answer if one came.
+fn announce_new(addr: std::net::SocketAddr, port: u16) -> (TcpStream, Option<Response>) {
+    let mut s = connect(addr);
+    s.write_all(announce(port, "").as_bytes()).unwrap();
+    let r = read_response(&mut s);
+    (s, r)
+}
+
 /// Whether the server has closed `s` (EOF now, or within `wait`).
 fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
     s.set_read_timeout(Some(wait)).unwrap();
@@ -41,9 +50,8 @@ fn cap_config(name: &str, max: usize) -> (std::path::PathBuf, std::path::PathBuf
 #[test]
 fn a_kept_alive_connection_is_reused_then_closed_after_its_idle_limit() {
     let t = Tracker::start(&[]);
-    let mut s = connect(t.tcp[0]);
-    s.write_all(announce(7001, "").as_bytes()).unwrap();
-    let r = read_response(&mut s).unwrap();
+    let (mut s, r) = announce_new(t.tcp[0], 7001);
+    let r = r.unwrap();
     assert!(r.head.contains("Connection: keep-alive"), "{}", r.head);
     // Reused after a pause well inside the limit (Transmission: 13 s gaps).
     std::thread::sleep(Duration::from_secs(3));
@@ -113,9 +121,8 @@ fn clients_closing_after_one_answer_are_soon_closed_first_and_hold_no_slot() {
     let t = Tracker::start(&["-f", conf.to_str().unwrap()]);
     let (mut kept, mut closed) = (0, 0);
     for i in 0..200 {
-        let mut s = connect(t.tcp[0]);
-        s.write_all(announce(8000 + i, "").as_bytes()).unwrap();
-        let r = read_response(&mut s).unwrap();
+        let (mut s, r) = announce_new(t.tcp[0], 8000 + i);
+        let r = r.unwrap();
         assert_eq!(r.status, 200);
         if r.head.contains("Connection: keep-alive") {
             kept += 1;
@@ -146,9 +153,8 @@ fn clients_closing_after_one_answer_are_soon_closed_first_and_hold_no_slot() {
     // A probe that is reused brings keep-alive back for the address.
     let mut probe = (0..2 * PROBE as u16)
         .find_map(|i| {
-            let mut s = connect(t.tcp[0]);
-            s.write_all(announce(8400 + i, "").as_bytes()).unwrap();
-            let r = read_response(&mut s).unwrap();
+            let (s, r) = announce_new(t.tcp[0], 8400 + i);
+            let r = r.unwrap();
             r.head.contains("keep-alive").then_some(s)
         })
         .expect("a probe within two periods");
@@ -158,9 +164,8 @@ fn clients_closing_after_one_answer_are_soon_closed_first_and_hold_no_slot() {
     // (none is reclaimed for another) and are served again after a pause.
     let mut kept: Vec<TcpStream> = (0..3)
         .map(|i| {
-            let mut s = connect(t.tcp[0]);
-            s.write_all(announce(8500 + i, "").as_bytes()).unwrap();
-            let r = read_response(&mut s).unwrap();
+            let (s, r) = announce_new(t.tcp[0], 8500 + i);
+            let r = r.unwrap();
             assert!(r.head.contains("keep-alive"), "{}", r.head);
             s
         })
@@ -208,9 +213,8 @@ fn when_every_slot_is_taken_the_oldest_idle_kept_alive_connection_is_reclaimed()
     let (dir, conf) = cap_config("keepalive-reclaim", 2);
     let t = Tracker::start(&["-f", conf.to_str().unwrap()]);
     let open = |port: u16| {
-        let mut s = connect(t.tcp[0]);
-        s.write_all(announce(port, "").as_bytes()).unwrap();
-        let r = read_response(&mut s).unwrap();
+        let (s, r) = announce_new(t.tcp[0], port);
+        let r = r.unwrap();
         assert!(r.head.contains("keep-alive"), "{}", r.head);
         s
     };
@@ -228,9 +232,8 @@ fn when_every_slot_is_taken_the_oldest_idle_kept_alive_connection_is_reclaimed()
         // machine sometimes makes of this client's request: it tries again.
         let mut third = (0..3)
             .find_map(|_| {
-                let mut s = connect(t.tcp[0]);
-                s.write_all(announce(7303, "").as_bytes()).unwrap();
-                let r = read_response(&mut s)?;
+                let (s, r) = announce_new(t.tcp[0], 7303);
+                let r = r?;
                 r.head.contains("keep-alive").then_some(s)
             })
             .expect("a third client kept alive in one of three tries");
@@ -253,9 +256,8 @@ fn when_every_slot_is_taken_the_oldest_idle_kept_alive_connection_is_reclaimed()
     // (accepted at once; if the listener were deferring, after about a second)
     std::thread::sleep(Duration::from_millis(1500));
     assert!(eventually(5, || {
-        let mut s = connect(t.tcp[0]);
-        s.write_all(announce(7305, "").as_bytes()).unwrap();
-        match read_response(&mut s) {
+        let (mut s, r) = announce_new(t.tcp[0], 7305);
+        match r {
             Some(r) => {
                 r.status == 200
                     && r.head.contains("Connection: close")
