@@ -4,20 +4,22 @@
 # --tool=callgrind) and system calls (strace -f -c), per client pattern of
 # bench/http_patterns.py.
 #
-#   bench/callgrind.sh [-n REQUESTS] [-c CONNS] [BINARY] [PATTERN...]
+#   bench/callgrind.sh [-n REQUESTS] [-c CONNS] [-e all] [BINARY] [PATTERN...]
 #
 # BINARY defaults to target/release/smoltracker; PATTERNs to
 # "closes keepalive close http10 pipeline". For each pattern the tracker is
 # started fresh on 127.0.0.1 twice, once with REQUESTS announces (default 2000,
 # C connections at once, default 8) and once with none, and the difference is
-# divided by REQUESTS. Prints one line per pattern:
+# divided by REQUESTS. -e all escapes every info_hash byte as %xx, as
+# aquatic_http_load_test does (http_patterns.py --escape). Prints one line
+# per pattern:
 #   PATTERN  Ir/answer  syscalls/answer  (syscall breakdown per answer)
 # Needs valgrind and strace (Debian packages). Loopback only; every run bounded.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-N=2000 C=8
-while getopts n:c: o; do
-    case $o in n) N=$OPTARG ;; c) C=$OPTARG ;; *) exit 2 ;; esac
+N=2000 C=8 E=some
+while getopts n:c:e: o; do
+    case $o in n) N=$OPTARG ;; c) C=$OPTARG ;; e) E=$OPTARG ;; *) exit 2 ;; esac
 done
 shift $((OPTIND - 1))
 BIN=$ROOT/target/release/smoltracker
@@ -66,7 +68,7 @@ run() {
     wait_up "$p"
     sleep 0.2
     if [ "$n" -gt 0 ]; then
-        timeout 600 python3 "$ROOT/bench/http_patterns.py" "127.0.0.1:$p" "$pat" "$n" --conns "$C"
+        timeout 600 python3 "$ROOT/bench/http_patterns.py" "127.0.0.1:$p" "$pat" "$n" --conns "$C" --escape "$E"
     fi
     sleep 1.2 # let idle connections be closed by their clients and swept
     kill -TERM "$TRACKER"; wait "$PID" || true; PID=

@@ -2,7 +2,7 @@
 """Drive a tracker with a fixed number of HTTP announces in one client pattern,
 for counting what each answer costs (bench/callgrind.sh):
 
-    http_patterns.py HOST:PORT PATTERN REQUESTS [--conns C]
+    http_patterns.py HOST:PORT PATTERN REQUESTS [--conns C] [--escape all]
 
 PATTERN (the real clients each one stands for, ../shared/README.md §6):
   closes     HTTP/1.1, no Connection header; read the answer, then close
@@ -15,6 +15,10 @@ PATTERN (the real clients each one stands for, ../shared/README.md §6):
   http10     HTTP/1.0 without Host, read until the server closes (ctorrent)
   pipeline   HTTP/1.1, C connections, all their requests written at once
 
+--escape all writes every byte of info_hash as lowercase %xx, as
+aquatic_http_load_test does; by default bytes are escaped as browsers and
+libtorrent do (unreserved characters plain).
+
 Every answer must be a 200 with a bencoded body; the run fails otherwise.
 Requests are deterministic (same info hashes, peers and order every run).
 Bounded: every socket operation times out after 10 s.
@@ -26,8 +30,12 @@ import threading
 import urllib.parse
 
 
+ESCAPE_ALL = False
+
+
 def request(i, version="1.1", extra=b"", host=True):
-    ih = urllib.parse.quote_from_bytes(bytes((i * 7 + k) % 256 for k in range(20)))
+    raw = bytes((i * 7 + k) % 256 for k in range(20))
+    ih = "".join(f"%{b:02x}" for b in raw) if ESCAPE_ALL else urllib.parse.quote_from_bytes(raw)
     pid = urllib.parse.quote_from_bytes(b"-PT0001-" + b"%012d" % i)
     q = (f"info_hash={ih}&peer_id={pid}&port={1024 + i % 60000}&uploaded=0&downloaded=0"
          f"&left={i % 2}&numwant=50&compact=1&key={i:08x}")
@@ -117,7 +125,10 @@ def main():
     p.add_argument("pattern", choices=["closes", "keepalive", "close", "http10", "pipeline"])
     p.add_argument("requests", type=int)
     p.add_argument("--conns", type=int, default=1)
+    p.add_argument("--escape", choices=["some", "all"], default="some")
     a = p.parse_args()
+    global ESCAPE_ALL
+    ESCAPE_ALL = a.escape == "all"
     host, _, port = a.addr.rpartition(":")
     addr = (host, int(port))
     errors = []

@@ -466,15 +466,14 @@ impl Tracker {
         let completed = before.is_some_and(|b| counts.downloaded > b.downloaded);
         let renewed = self.swarm.renewed_after();
         self.stats.count_announce(completed, renewed, Some(numwant));
-        let interval = u64::from(self.settings.interval);
-        w.put(b"d")?;
-        bencode::put_key_int(w, b"complete", counts.seeders.into())?;
-        bencode::put_key_int(w, b"downloaded", counts.downloaded.into())?;
-        bencode::put_key_int(w, b"incomplete", counts.leechers.into())?;
-        bencode::put_key_int(w, b"interval", interval)?;
-        bencode::put_key_int(w, b"min interval", interval / 2)?;
+        bencode::put_announce_head(
+            w,
+            counts.seeders,
+            counts.downloaded,
+            counts.leechers,
+            self.settings.interval,
+        )?;
         let sel = &self.selection;
-        bencode::put_bytes(w, b"peers")?;
         if req.compact {
             w.put_dec((sel.v4.len() * 6) as u64)?;
             w.put(b":")?;

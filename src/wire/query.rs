@@ -3,8 +3,6 @@
 //! Binary-safe: `info_hash` arrives percent-encoded and is decoded into a
 //! fixed 20-byte array. Nothing here allocates.
 
-use super::hex_val;
-
 /// Most info hashes one HTTP scrape may name (opentracker's limit too).
 pub const MAX_SCRAPE_HASHES: usize = 64;
 
@@ -78,13 +76,80 @@ impl QueryError {
 
 /// Iterates `key=value` pairs of a raw (still encoded) query string.
 pub fn pairs(query: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    query
-        .split(|&b| b == b'&')
+    Pairs { rest: Some(query) }
         .filter(|p| !p.is_empty())
         .map(|p| match p.iter().position(|&b| b == b'=') {
             Some(i) => (&p[..i], &p[i + 1..]),
             None => (p, &p[p.len()..]),
         })
+}
+
+/// The `&`-separated parts of a query, like `split(|&b| b == b'&')`, found
+/// eight bytes at a time: a query is mostly two 60-byte escaped values.
+struct Pairs<'a> {
+    rest: Option<&'a [u8]>,
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = self.rest?;
+        match find_amp(rest) {
+            Some(i) => {
+                self.rest = rest.get(i + 1..);
+                rest.get(..i)
+            }
+            None => self.rest.take(),
+        }
+    }
+}
+
+/// Where the first `&` of `s` is.
+fn find_amp(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const AMPS: u64 = u64::from_ne_bytes([b'&'; 8]);
+    let mut words = s.chunks_exact(8);
+    let mut at = 0;
+    for word in words.by_ref() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        // Bytes equal to `&` become zero; the lowest set high bit of
+        // (x - 1) & !x marks the first zero byte (later ones may be off,
+        // which does not matter).
+        let x = u64::from_le_bytes(w) ^ AMPS;
+        let zero = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zero != 0 {
+            return Some(at + (zero.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let tail = words.remainder();
+    tail.iter().position(|&b| b == b'&').map(|i| at + i)
+}
+
+/// The value of each hex digit; 0xFF for other bytes.
+const HEX: [u8; 256] = {
+    let mut t = [0xFF; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The byte of the escape `%<hi><lo>`, if both are hex digits.
+fn escaped(hi: u8, lo: u8) -> Option<u8> {
+    let (hi, lo) = (HEX[usize::from(hi)], HEX[usize::from(lo)]);
+    ((hi | lo) < 16).then_some((hi << 4) | lo)
 }
 
 /// Percent-decodes `src` into `dst`, returning the decoded length, or
@@ -95,10 +160,9 @@ pub fn percent_decode(src: &[u8], dst: &mut [u8]) -> Option<usize> {
     while i < src.len() {
         let b = match src[i] {
             b'%' => {
-                let hi = hex_val(*src.get(i + 1)?)?;
-                let lo = hex_val(*src.get(i + 2)?)?;
+                let b = escaped(*src.get(i + 1)?, *src.get(i + 2)?)?;
                 i += 2;
-                (hi << 4) | lo
+                b
             }
             b'+' => b' ',
             b => b,
@@ -113,6 +177,23 @@ pub fn percent_decode(src: &[u8], dst: &mut [u8]) -> Option<usize> {
 /// Decodes a percent-encoded info hash; exactly 20 bytes or an error.
 pub fn decode_info_hash(raw: &[u8]) -> Result<InfoHash, QueryError> {
     let mut out = [0u8; 20];
+    // Most clients escape every byte (60 characters); those that escape
+    // none send 20. Both are read without the general loop.
+    if raw.len() == 60 {
+        let mut all = true;
+        for (o, e) in out.iter_mut().zip(raw.chunks_exact(3)) {
+            match (e[0], escaped(e[1], e[2])) {
+                (b'%', Some(b)) => *o = b,
+                _ => all = false,
+            }
+        }
+        if all {
+            return Ok(out);
+        }
+    } else if raw.len() == 20 && !raw.iter().any(|&b| b == b'%' || b == b'+') {
+        out.copy_from_slice(raw);
+        return Ok(out);
+    }
     match percent_decode(raw, &mut out) {
         Some(20) => Ok(out),
         _ => Err(QueryError::BadInfoHash),
@@ -299,6 +380,56 @@ mod tests {
         assert_eq!(percent_decode(b"a+b%20c", &mut out), Some(5));
         assert_eq!(&out[..5], b"a b c");
         assert_eq!(percent_decode(b"123456789", &mut out), None);
+    }
+
+    #[test]
+    fn pairs_split_at_every_ampersand_wherever_it_falls_in_a_word() {
+        // '&' at each offset of the first and second 8-byte word, runs of
+        // them, and at the ends: the parts are those of a plain split.
+        for len in 0..20 {
+            for amp in 0..len {
+                for second in [None, Some(amp + 1), Some(len - 1), Some(amp + 9)] {
+                    let mut q: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                    q[amp] = b'&';
+                    if let Some(j) = second.filter(|&j| j < len) {
+                        q[j] = b'&';
+                    }
+                    let got: Vec<&[u8]> = Pairs { rest: Some(&q) }.collect();
+                    let want: Vec<&[u8]> = q.split(|&b| b == b'&').collect();
+                    assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&q));
+                }
+            }
+        }
+        let got: Vec<_> = pairs(b"a=1&&b&c=&=d&").collect();
+        let want: Vec<(&[u8], &[u8])> = vec![(b"a", b"1"), (b"b", b""), (b"c", b""), (b"", b"d")];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn info_hashes_escaped_in_full_or_not_at_all_and_mixed() {
+        let full: String = HASH.iter().map(|b| format!("%{b:02x}")).collect();
+        assert_eq!(decode_info_hash(full.as_bytes()), Ok(HASH));
+        assert_eq!(decode_info_hash(full.to_uppercase().as_bytes()), Ok(HASH));
+        assert_eq!(decode_info_hash(HASH_Q), Ok(HASH), "mixed");
+        assert_eq!(
+            decode_info_hash(b"ABCDEFGHIJKLMNOPQRST"),
+            Ok(*b"ABCDEFGHIJKLMNOPQRST")
+        );
+        assert_eq!(
+            decode_info_hash(b"ABCDEFGHIJ+LMNOPQRST"),
+            Ok(*b"ABCDEFGHIJ LMNOPQRST"),
+            "'+' is a space"
+        );
+        for bad in [3 * 7, 3 * 7 + 1, 3 * 19 + 2] {
+            let mut b = full.clone().into_bytes();
+            b[bad] = b'g';
+            assert_eq!(decode_info_hash(&b), Err(QueryError::BadInfoHash), "{bad}");
+        }
+        let mut b = full.into_bytes();
+        b[30] = b'x'; // an escape's '%' replaced: 60 bytes, no longer 20
+        assert_eq!(decode_info_hash(&b), Err(QueryError::BadInfoHash));
+        assert_eq!(decode_info_hash(b""), Err(QueryError::BadInfoHash));
+        assert_eq!(decode_info_hash(b"%1"), Err(QueryError::BadInfoHash));
     }
 
     #[test]
