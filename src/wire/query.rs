@@ -3,6 +3,8 @@
 //! Binary-safe: `info_hash` arrives percent-encoded and is decoded into a
 //! fixed 20-byte array. Nothing here allocates.
 
+use super::HEX;
+
 /// Most info hashes one HTTP scrape may name (opentracker's limit too).
 pub const MAX_SCRAPE_HASHES: usize = 64;
 
@@ -128,23 +130,6 @@ fn find_amp(s: &[u8]) -> Option<usize> {
     let tail = words.remainder();
     tail.iter().position(|&b| b == b'&').map(|i| at + i)
 }
-
-/// The value of each hex digit; 0xFF for other bytes.
-const HEX: [u8; 256] = {
-    let mut t = [0xFF; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
 
 /// The byte of the escape `%<hi><lo>`, if both are hex digits.
 fn escaped(hi: u8, lo: u8) -> Option<u8> {
