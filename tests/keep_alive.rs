@@ -249,8 +249,9 @@ fn when_every_slot_is_taken_the_oldest_idle_kept_alive_connection_is_reclaimed()
         std::thread::sleep(Duration::from_millis(300));
     }
     // Slots held by connections that never sent a request are not
-    // reclaimed; a request that arrives anyway is answered, and told that
-    // the connection closes, since it cannot be kept.
+    // reclaimed to keep another connection alive; a request that arrives
+    // anyway is answered, and told that the connection closes, since it
+    // cannot be kept.
     let silent1 = connect(t.tcp[0]);
     let silent2 = connect(t.tcp[0]);
     // (accepted at once; if the listener were deferring, after about a second)
@@ -267,6 +268,59 @@ fn when_every_slot_is_taken_the_oldest_idle_kept_alive_connection_is_reclaimed()
         }
     }));
     drop((silent1, silent2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// How long a connection must have waited for a request before a new one
+/// may take its slot (src/server/http.rs `RECLAIM_AFTER`).
+const RECLAIM_AFTER: Duration = Duration::from_secs(2);
+
+#[test]
+fn connections_waiting_too_long_for_a_request_give_their_slots_to_late_requests() {
+    let (dir, conf) = cap_config("reclaim-waiting", 2);
+    let t = Tracker::start(&["-f", conf.to_str().unwrap()]);
+    // Every slot taken: one connection silent, one that sent half a request.
+    let mut silent = connect(t.tcp[0]);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut half = connect(t.tcp[0]);
+    half.write_all(b"GET /announce?info_hash=").unwrap();
+    // Younger than RECLAIM_AFTER, they keep their slots: a client whose
+    // request comes well after its connection was accepted finds none.
+    std::thread::sleep(Duration::from_millis(300));
+    // A client whose request comes 100 ms after its connection (well past
+    // the tracker's 25 us re-read), kept alive after its answer.
+    let late = || {
+        let mut s = connect(t.tcp[0]);
+        std::thread::sleep(Duration::from_millis(100));
+        let sent = s.write_all(announce(7401, "").as_bytes());
+        let status = sent
+            .ok()
+            .and_then(|_| read_response(&mut s))
+            .map(|r| r.status);
+        (s, status)
+    };
+    assert_ne!(late().1, Some(200), "a slot was free");
+    assert!(!closed_within(&mut silent, Duration::from_millis(10)));
+    // Past it, the one waiting longest gives its slot to each late client
+    // in turn (the tracker is not deferring accept: it has seen too few
+    // connections to).
+    std::thread::sleep(RECLAIM_AFTER);
+    let (first, status) = late();
+    assert_eq!(status, Some(200));
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(1)),
+        "the silent connection, the older, was closed for it"
+    );
+    assert!(!closed_within(&mut half, Duration::from_millis(10)));
+    // The first late client now holds a slot, kept alive but not for long:
+    // the half-sent request's slot goes to the next.
+    let (second, status) = late();
+    assert_eq!(status, Some(200));
+    assert!(
+        closed_within(&mut half, Duration::from_secs(1)),
+        "then the half-sent one"
+    );
+    drop((first, second));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

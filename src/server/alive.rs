@@ -226,22 +226,32 @@ impl Alive {
     }
 
     /// Takes out the answered connection idle longest, to close it for a new
-    /// client (never one still waiting for its first request).
+    /// client to keep alive (never one still waiting for its first request).
     pub fn oldest(&self) -> Option<Entry> {
+        let (index, _) = self.longest_idle(|e| e.answers > 0)?;
+        self.take(index)
+    }
+
+    /// The connection idle longest, answered or still waiting for its first
+    /// request, if it has been idle `min_age` or more: its token and how
+    /// long, in milliseconds.
+    pub fn oldest_idle(&self, min_age: Duration) -> Option<(u64, u32)> {
+        self.longest_idle(|_| true)
+            .filter(|&(_, idle)| idle >= min_age.as_millis() as u32)
+    }
+
+    fn longest_idle(&self, which: impl Fn(&Entry) -> bool) -> Option<(u64, u32)> {
         let now = self.now_ms();
-        let index = self
-            .entries
+        self.entries
             .borrow()
             .iter()
             .enumerate()
             .filter_map(|(i, e)| {
                 e.as_ref()
-                    .filter(|e| e.answers > 0)
-                    .map(|e| (i, now.wrapping_sub(e.since)))
+                    .filter(|e| which(e))
+                    .map(|e| (i as u64, now.wrapping_sub(e.since)))
             })
             .max_by_key(|&(_, idle)| idle)
-            .map(|(i, _)| i)?;
-        self.take(index as u64)
     }
 }
 

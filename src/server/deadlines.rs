@@ -26,15 +26,27 @@ struct Slot {
     fd: RawFd,
     /// Milliseconds since the table's start (wrapping).
     deadline: u32,
-    /// Shut down by a sweep (not to be done twice).
+    /// Shut down by a sweep or reclaimed (not to be done twice).
     ended: bool,
+    /// Waiting for (the rest of) a request, not writing an answer.
+    reading: bool,
+    /// Since when it has been waiting for that request (milliseconds, as
+    /// `deadline`).
+    since: u32,
 }
 
 const FREE: Slot = Slot {
     fd: -1,
     deadline: 0,
     ended: false,
+    reading: false,
+    since: 0,
 };
+
+/// Most connections shut down for their slot whose tasks have not ended
+/// yet: each may hold a connection's buffers until its task runs, over the
+/// memory cap's share of connections.
+pub const PENDING: usize = 4;
 
 /// The deadlines of one listener's connection tasks.
 pub struct Deadlines {
@@ -115,6 +127,37 @@ impl Deadlines {
         }
         ended
     }
+
+    /// The connection waiting longest for a request, if it has waited
+    /// `min_age` or more and fewer than [`PENDING`] shut-down ones are still
+    /// ending: its index and how long it has waited, in milliseconds.
+    pub fn oldest_reading(&self, min_age: Duration) -> Option<(usize, u32)> {
+        let now = self.now_ms();
+        let slots = self.slots.borrow();
+        if slots.iter().filter(|s| s.fd >= 0 && s.ended).count() >= PENDING {
+            return None;
+        }
+        slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.fd >= 0 && s.reading && !s.ended)
+            .map(|(i, s)| (i, now.wrapping_sub(s.since)))
+            .filter(|&(_, age)| age >= min_age.as_millis() as u32)
+            .max_by_key(|&(_, age)| age)
+    }
+
+    /// Shuts down the connection at `index` (from [`oldest_reading`]): its
+    /// task ends as if the client had gone, and frees its slot.
+    ///
+    /// [`oldest_reading`]: Self::oldest_reading
+    pub fn end(&self, index: usize) {
+        if let Some(s) = self.slots.borrow_mut().get_mut(index) {
+            if s.fd >= 0 && !s.ended {
+                s.ended = true;
+                shutdown(s.fd);
+            }
+        }
+    }
 }
 
 /// Whether `deadline` has come at `now` (both wrapping milliseconds).
@@ -132,11 +175,27 @@ fn shutdown(fd: RawFd) {
 }
 
 impl Ticket {
-    /// The connection must make progress within `limit` from now.
+    /// The connection must make progress within `limit` from now (writing).
     pub fn arm(&self, limit: Duration) {
+        self.set(limit, false);
+    }
+
+    /// The connection waits for a request (or its rest) for up to `limit`:
+    /// after [`RECLAIM_AFTER`](super::http) of it, a new connection may have
+    /// its slot.
+    pub fn arm_reading(&self, limit: Duration) {
+        self.set(limit, true);
+    }
+
+    fn set(&self, limit: Duration, reading: bool) {
         let now = self.table.now_ms();
-        self.table.slots.borrow_mut()[self.index].deadline =
-            now.wrapping_add(limit.as_millis() as u32);
+        let mut slots = self.table.slots.borrow_mut();
+        let s = &mut slots[self.index];
+        s.deadline = now.wrapping_add(limit.as_millis() as u32);
+        if reading && !s.reading {
+            s.since = now;
+        }
+        s.reading = reading;
     }
 }
 
@@ -188,6 +247,47 @@ mod tests {
         assert!(c2.read(&mut b).is_err(), "the other is still open");
         c2.write_all(b"x").unwrap();
         drop((k1, k2));
+        assert_eq!(t.used.get(), 0);
+    }
+
+    #[test]
+    fn the_connection_reading_longest_is_reclaimed_and_few_are_pending_at_once() {
+        let t = Deadlines::new(8);
+        let conns: Vec<_> = (0..PENDING + 2).map(|_| pair()).collect();
+        let k: Vec<_> = conns
+            .iter()
+            .map(|(_, s)| t.register(s.as_raw_fd()).unwrap())
+            .collect();
+        let now = t.now_ms();
+        for (i, k) in k.iter().enumerate() {
+            k.arm_reading(Duration::from_secs(30));
+            // waiting since 10 s ago for the first, 9 s for the next...
+            t.slots.borrow_mut()[k.index].since = now.wrapping_sub(10_000 - 1000 * i as u32);
+        }
+        // One writing an answer is never taken, however old.
+        k[0].arm(Duration::from_secs(10));
+        let min = Duration::from_secs(5);
+        let (i, age) = t.oldest_reading(min).unwrap();
+        assert_eq!(i, k[1].index);
+        assert!((9000..9500).contains(&age), "{age}");
+        // Arming again while reading keeps the start of the wait.
+        k[1].arm_reading(Duration::from_secs(10));
+        assert_eq!(t.oldest_reading(min).unwrap().0, k[1].index);
+        t.end(i);
+        let mut b = [0u8; 1];
+        let mut c1 = &conns[1].0;
+        assert_eq!(c1.read(&mut b).unwrap(), 0, "its client sees the FIN");
+        assert_eq!(t.oldest_reading(min).unwrap().0, k[2].index);
+        assert!(
+            t.oldest_reading(Duration::from_secs(9)).is_none(),
+            "none has waited 9 s but the one ended"
+        );
+        // PENDING ended and not yet dropped: no more until one goes.
+        for k in &k[2..=PENDING] {
+            t.end(k.index);
+        }
+        assert!(t.oldest_reading(min).is_none());
+        drop(k);
         assert_eq!(t.used.get(), 0);
     }
 

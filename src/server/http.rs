@@ -42,6 +42,16 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 const BATCHES: usize = 4;
 /// Time between expiry sweeps of the kept-alive connections.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(1);
+/// How long a connection must have waited for a request before a new
+/// connection, finding every slot taken, may have its slot. Real clients send
+/// their request right after connecting, so it arrives well within this; a
+/// connection silent (or half-sent) for longer is slow or hostile, and
+/// without this, such connections holding every slot got every new client
+/// whose request was not there when it was accepted a 503. Younger ones are
+/// never taken: a flood of fresh connections cannot push out a client whose
+/// request is on its way (and that flood turns deferred accept on, so real
+/// requests then come with their connections and need no slot).
+pub const RECLAIM_AFTER: Duration = Duration::from_secs(2);
 
 /// What answering the request in the buffer on the spot left to do.
 enum First {
@@ -85,7 +95,9 @@ pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
     let mut out = [0u8; RESPONSE_MAX];
     // Slack over max_connections: a task may still be ending when the
     // connection that took its slot is kept.
-    let room = shared.max_connections + 16;
+    // Slots reclaimed from connection tasks are free only once those end
+    // (deadlines::PENDING of them at most).
+    let room = shared.max_connections + 16 + deadlines::PENDING;
     let alive = match Alive::new(listener.as_raw_fd(), room) {
         Ok(a) => Rc::new(a),
         Err(e) => {
@@ -235,7 +247,7 @@ fn accept_ready(
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 // Its request is still on the way: it waits in the set, if a
                 // slot is free (a new connection never takes another's).
-                if shared.connections.get() >= shared.max_connections {
+                if shared.connections.get() >= shared.max_connections && !tasks.reclaim() {
                     tasks.refuse(&stream, out);
                 } else {
                     shared.connections.set(shared.connections.get() + 1);
@@ -365,7 +377,7 @@ impl Tasks {
     /// otherwise a best-effort 503 if nothing was sent yet, and a close.
     fn start_new(&self, stream: TcpStream, client: IpAddr, pending: Pending, out: &mut [u8]) {
         let shared = &self.shared;
-        if shared.connections.get() >= shared.max_connections {
+        if shared.connections.get() >= shared.max_connections && !self.reclaim() {
             if pending.answers == 0 {
                 self.refuse(&stream, out);
             } else {
@@ -405,6 +417,34 @@ impl Tasks {
                 }
             })
             .detach();
+    }
+
+    /// Every slot is taken and a new connection needs one: takes the slot of
+    /// the connection that has waited longest for a request, if that was
+    /// [`RECLAIM_AFTER`] or more (idle in the set, answered or not yet, or a
+    /// task's request still arriving). One in the set is closed now; a task's
+    /// socket is shut down, and its slot is free once the task has seen that
+    /// (until then the count is one over `max_connections`). False if there
+    /// is none.
+    fn reclaim(&self) -> bool {
+        let kept = self.alive.oldest_idle(RECLAIM_AFTER);
+        let task = self.limits.oldest_reading(RECLAIM_AFTER);
+        match (kept, task) {
+            (Some((token, idle)), t) if t.is_none_or(|(_, waited)| idle >= waited) => {
+                match self.alive.take(token) {
+                    Some(e) => {
+                        self.close(e);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            (_, Some((index, _))) => {
+                self.limits.end(index);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// A slot for a connection to keep alive: a free one, else the one of
@@ -603,7 +643,7 @@ async fn requests(
     // A request must arrive whole within IO_TIMEOUT of its first byte: a
     // client trickling a byte at a time cannot hold the connection. A new
     // connection waits up to IDLE_TIMEOUT for its first byte.
-    limit.arm(if filled == 0 {
+    limit.arm_reading(if filled == 0 {
         IDLE_TIMEOUT
     } else {
         IO_TIMEOUT
@@ -617,7 +657,7 @@ async fn requests(
                     _ => return End::Close,
                 };
                 if filled == 0 {
-                    limit.arm(IO_TIMEOUT);
+                    limit.arm_reading(IO_TIMEOUT);
                 }
                 filled += n;
                 continue;
@@ -665,5 +705,7 @@ async fn requests(
             // Nothing half-read: back to the set, without the buffers.
             return End::Back(answers.min(255) as u8);
         }
+        // Pipelined: the next request, perhaps still arriving.
+        limit.arm_reading(IO_TIMEOUT);
     }
 }
