@@ -420,13 +420,19 @@ impl Tasks {
     }
 
     /// Every slot is taken and a new connection needs one: takes the slot of
-    /// the connection that has waited longest for a request, if that was
-    /// [`RECLAIM_AFTER`] or more (idle in the set, answered or not yet, or a
-    /// task's request still arriving). One in the set is closed now; a task's
+    /// the connection idle longest after an answer, else of the one that has
+    /// waited longest for a request, if that was [`RECLAIM_AFTER`] or more
+    /// (silent in the set, or a task's request still arriving). One in the set is closed now; a task's
     /// socket is shut down, and its slot is free once the task has seen that
     /// (until then the count is one over `max_connections`). False if there
     /// is none.
     fn reclaim(&self) -> bool {
+        // One idle after an answer first, however briefly (nginx's rule, as
+        // for a request to keep alive): no request of its is on the way.
+        if let Some(e) = self.alive.oldest() {
+            self.close(e);
+            return true;
+        }
         let kept = self.alive.oldest_idle(RECLAIM_AFTER);
         let task = self.limits.oldest_reading(RECLAIM_AFTER);
         match (kept, task) {
