@@ -232,11 +232,10 @@ impl Alive {
         self.take(index)
     }
 
-    /// The connection idle longest, answered or still waiting for its first
-    /// request, if it has been idle `min_age` or more: its token and how
-    /// long, in milliseconds.
-    pub fn oldest_idle(&self, min_age: Duration) -> Option<(u64, u32)> {
-        self.longest_idle(|_| true)
+    /// The connection waiting longest for its first request, if it has
+    /// waited `min_age` or more: its token and how long, in milliseconds.
+    pub fn oldest_unanswered(&self, min_age: Duration) -> Option<(u64, u32)> {
+        self.longest_idle(|e| e.answers == 0)
             .filter(|&(_, idle)| idle >= min_age.as_millis() as u32)
     }
 

@@ -94,9 +94,8 @@ pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
     let mut req = [0u8; REQUEST_MAX];
     let mut out = [0u8; RESPONSE_MAX];
     // Slack over max_connections: a task may still be ending when the
-    // connection that took its slot is kept.
-    // Slots reclaimed from connection tasks are free only once those end
-    // (deadlines::PENDING of them at most).
+    // connection that took its slot is kept, and slots reclaimed from tasks
+    // are free only once those end (deadlines::PENDING of them at most).
     let room = shared.max_connections + 16 + deadlines::PENDING;
     let alive = match Alive::new(listener.as_raw_fd(), room) {
         Ok(a) => Rc::new(a),
@@ -246,7 +245,7 @@ fn accept_ready(
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 // Its request is still on the way: it waits in the set, if a
-                // slot is free (a new connection never takes another's).
+                // slot is free or can be reclaimed (`Tasks::reclaim`).
                 if shared.connections.get() >= shared.max_connections && !tasks.reclaim() {
                     tasks.refuse(&stream, out);
                 } else {
@@ -422,28 +421,22 @@ impl Tasks {
     /// Every slot is taken and a new connection needs one: takes the slot of
     /// the connection idle longest after an answer, else of the one that has
     /// waited longest for a request, if that was [`RECLAIM_AFTER`] or more
-    /// (silent in the set, or a task's request still arriving). One in the set is closed now; a task's
-    /// socket is shut down, and its slot is free once the task has seen that
-    /// (until then the count is one over `max_connections`). False if there
+    /// (silent in the set, or a task's request still arriving). One in the
+    /// set is closed now; a task's socket is shut down, and its slot is free
+    /// once the task has seen that (until then the count is over
+    /// `max_connections`, by [`deadlines::PENDING`] at most). False if there
     /// is none.
     fn reclaim(&self) -> bool {
         // One idle after an answer first, however briefly (nginx's rule, as
         // for a request to keep alive): no request of its is on the way.
-        if let Some(e) = self.alive.oldest() {
-            self.close(e);
+        if self.close_oldest_answered() {
             return true;
         }
-        let kept = self.alive.oldest_idle(RECLAIM_AFTER);
+        let kept = self.alive.oldest_unanswered(RECLAIM_AFTER);
         let task = self.limits.oldest_reading(RECLAIM_AFTER);
         match (kept, task) {
             (Some((token, idle)), t) if t.is_none_or(|(_, waited)| idle >= waited) => {
-                match self.alive.take(token) {
-                    Some(e) => {
-                        self.close(e);
-                        true
-                    }
-                    None => false,
-                }
+                self.alive.take(token).map(|e| self.close(e)).is_some()
             }
             (_, Some((index, _))) => {
                 self.limits.end(index);
@@ -454,19 +447,16 @@ impl Tasks {
     }
 
     /// A slot for a connection to keep alive: a free one, else the one of
-    /// the connection idle longest in the set, which is closed.
+    /// the connection idle longest in the set after an answer.
     fn slot_for_keep_alive(&self) -> bool {
         let c = &self.shared.connections;
-        if c.get() < self.shared.max_connections {
-            return true;
-        }
-        match self.alive.oldest() {
-            Some(e) => {
-                self.close(e);
-                true
-            }
-            None => false,
-        }
+        c.get() < self.shared.max_connections || self.close_oldest_answered()
+    }
+
+    /// Closes the connection idle longest in the set after an answer, if
+    /// there is one, for its slot.
+    fn close_oldest_answered(&self) -> bool {
+        self.alive.oldest().map(|e| self.close(e)).is_some()
     }
 }
 
