@@ -22,7 +22,7 @@ use std::net::{IpAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Largest request head accepted (opentracker's limit too).
 pub const REQUEST_MAX: usize = 8192;
@@ -228,17 +228,13 @@ fn accept_ready(
         }
         shared.tracker.borrow_mut().stats.tcp_connections += 1;
         let client = peer.ip();
-        let mut read = { &stream }.read(req);
-        let early = would_block(&read);
+        // Read again for a request on its way only for the first of a round:
+        // with a backlog, the others are served meanwhile.
+        let (read, early) = defer::first_read(|| { &stream }.read(req), !defer.on() && i == 0);
         if matches!(read, Ok(1..)) || early {
             if let Some(on) = defer.accepted(early) {
                 let _ = bind::defer_accept(listener, on);
             }
-        }
-        // Only the first of a round: with a backlog, the others are served
-        // meanwhile.
-        if early && !defer.on() && i == 0 {
-            read = read_soon(&stream, req);
         }
         let n = match read {
             Ok(0) => continue,
@@ -281,22 +277,6 @@ fn accept_ready(
         }
     }
     false
-}
-
-fn would_block(r: &io::Result<usize>) -> bool {
-    matches!(r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
-}
-
-/// Reads a request that is on its way, trying for up to `defer::SPIN`.
-fn read_soon(stream: &TcpStream, req: &mut [u8]) -> io::Result<usize> {
-    let start = Instant::now();
-    loop {
-        let read = { stream }.read(req);
-        if !would_block(&read) || start.elapsed() >= defer::SPIN {
-            return read;
-        }
-        std::hint::spin_loop();
-    }
 }
 
 /// Serves a kept-alive connection the set says is readable: its next
