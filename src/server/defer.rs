@@ -68,11 +68,13 @@ pub fn first_read(
     mut read: impl FnMut() -> io::Result<usize>,
     spin: bool,
 ) -> (io::Result<usize>, bool) {
-    let start = Instant::now();
+    // The clock is read only once there is something to wait for: most
+    // accepted connections (all, deferring) have their request at once.
+    let mut start = None;
     loop {
         let r = read();
         let waiting = matches!(&r, Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-        if !waiting || !spin || start.elapsed() >= SPIN {
+        if !waiting || !spin || start.get_or_insert_with(Instant::now).elapsed() >= SPIN {
             return (r, waiting);
         }
         std::hint::spin_loop();
