@@ -282,7 +282,9 @@ impl Swarm {
 
     /// Adds a peer in sorted position and returns it. A newcomer whose
     /// address already holds `max_peers_per_address` peers replaces that
-    /// address's oldest one.
+    /// address's oldest one. A peer that gives up its place for the newcomer
+    /// is replaced in place: only the entries between the two positions move
+    /// (a full hot torrent takes a newcomer in every announce).
     pub(super) fn insert_peer(
         &mut self,
         t: usize,
@@ -292,41 +294,50 @@ impl Swarm {
     ) -> Result<usize, NoRoom> {
         let family = key.family;
         let (load, own_oldest) = self.address_load(t, key, tk, self.max_per_address);
-        if load >= self.max_per_address {
-            self.remove_peer(t, family, own_oldest);
+        let list = self.torrents[t].lists[family as usize];
+        let (off, victim) = if load >= self.max_per_address && list != NONE {
             self.admission.replaced_own += 1;
-        }
-        let off = self.room_for_one(t, family, seeder, tk)?;
+            (list as usize, Some(own_oldest))
+        } else {
+            self.room_for_one(t, family, seeder, tk)?
+        };
         if load >= 1 {
             // Its address now holds two or more of the block's peers.
             self.arena[off] |= MULTI;
         }
         let (len, seeds) = self.len_seeds(off);
         let (lo, hi) = if seeder { (0, seeds) } else { (seeds, len) };
-        let pos = self
+        let at = self
             .search(off, key, lo as usize, hi as usize)
             .unwrap_or_else(|p| p);
-        self.open_gap(off, family, pos, seeder);
+        let pos = match victim {
+            Some(v) => self.move_gap(off, family, v, at, seeder),
+            None => {
+                self.open_gap(off, family, at, seeder);
+                at
+            }
+        };
         self.write_peer(t, family, pos, key, tk);
         Ok(pos)
     }
 
     /// Makes room for one more peer in a torrent's block: a new block, a
     /// larger block, or (full torrent or full arena) its own expired peers
-    /// dropped, else a fair victim evicted. Returns the block's offset.
+    /// dropped, else a fair victim chosen. Returns the block's offset and the
+    /// victim's position (the caller replaces it; it is counted evicted).
     pub(super) fn room_for_one(
         &mut self,
         t: usize,
         family: Family,
         seeder: bool,
         tk: u16,
-    ) -> Result<usize, NoRoom> {
+    ) -> Result<(usize, Option<usize>), NoRoom> {
         let f = family as usize;
         if self.torrents[t].lists[f] != NONE {
             let off = self.torrents[t].lists[f] as usize;
             let (len, _) = self.len_seeds(off);
             if len < self.cap(off) {
-                return Ok(off);
+                return Ok((off, None));
             }
             if self.bound_age(off, tk) > self.timeout_ticks {
                 self.expire_block(t, family, tk);
@@ -338,13 +349,13 @@ impl Swarm {
                 .new_block(t, family, self.class_for(INITIAL_CAP), tk)
                 .ok_or(NoRoom::Arena)?;
             self.torrents[t].lists[f] = block as u32;
-            return Ok(block);
+            return Ok((block, None));
         }
         let off = off as usize;
         let (len, _) = self.len_seeds(off);
         let cap = self.cap(off);
         if len < cap {
-            return Ok(off);
+            return Ok((off, None));
         }
         if len < self.max_peers {
             if let Some(new) = self.new_block(t, family, self.class_for(cap + 1), tk) {
@@ -358,23 +369,14 @@ impl Swarm {
                 self.arena[new] |= self.arena[old] & MULTI;
                 self.free_block(old);
                 self.torrents[t].lists[f] = new as u32;
-                return Ok(new);
+                return Ok((new, None));
             }
         }
         let off = self.torrents[t].lists[f] as usize;
         let victim = self
             .fair_victim(off, family, seeder, tk)
             .ok_or(NoRoom::SeedersOnly)?;
-        self.remove_peer(t, family, victim);
         self.admission.peers_evicted += 1;
-        match self.torrents[t].lists[f] {
-            // It held a single peer and its block went with it.
-            NONE => {
-                let block = self.new_block(t, family, 0, tk).ok_or(NoRoom::Arena)?;
-                self.torrents[t].lists[f] = block as u32;
-                Ok(block)
-            }
-            off => Ok(off as usize),
-        }
+        Ok((off, Some(victim)))
     }
 }

@@ -104,11 +104,42 @@ impl Swarm {
         self.set_len_seeds(off, len - 1, seeds - u32::from(was_seeder));
     }
 
+    /// Takes entry `from` out and opens a gap for a newcomer (a seeder if
+    /// `seeder`) before entry `at`, both positions as the block stands now;
+    /// only the entries between the two move, and the length stays.
+    /// Returns the gap's position.
+    pub(super) fn move_gap(
+        &mut self,
+        off: usize,
+        family: Family,
+        from: usize,
+        at: usize,
+        seeder: bool,
+    ) -> usize {
+        let (len, seeds) = self.len_seeds(off);
+        let wpp = family.words();
+        let gap = if at > from {
+            let (lo, hi) = (
+                self.entry(off, family, from + 1),
+                self.entry(off, family, at),
+            );
+            self.arena.copy_within(lo..hi, lo - wpp);
+            at - 1
+        } else {
+            let (lo, hi) = (self.entry(off, family, at), self.entry(off, family, from));
+            self.arena.copy_within(lo..hi, lo + wpp);
+            at
+        };
+        let was_seeder = (from as u32) < seeds;
+        self.set_len_seeds(off, len, seeds - u32::from(was_seeder) + u32::from(seeder));
+        gap
+    }
+
     /// Moves peer `i` between the seeders and the leechers if its state changed;
     /// returns its new position.
     pub(super) fn set_seeder(&mut self, t: usize, family: Family, i: usize, seeder: bool) -> usize {
         let off = self.torrents[t].lists[family as usize] as usize;
-        let (_, seeds) = self.len_seeds(off);
+        let (len, seeds) = self.len_seeds(off);
         if (i < seeds as usize) == seeder {
             return i;
         }
@@ -122,13 +153,12 @@ impl Swarm {
             port: (saved[wpp - 1] >> 16) as u16,
         };
         key.addr[..wpp - 1].copy_from_slice(&saved[..wpp - 1]);
-        self.close_gap(off, family, i);
-        let (len, seeds) = self.len_seeds(off);
+        // The other group, with entry `i` still in place (it is not in it).
         let (lo, hi) = if seeder { (0, seeds) } else { (seeds, len) };
-        let pos = self
+        let to = self
             .search(off, &key, lo as usize, hi as usize)
             .unwrap_or_else(|p| p);
-        self.open_gap(off, family, pos, seeder);
+        let pos = self.move_gap(off, family, i, to, seeder);
         let at = self.entry(off, family, pos);
         self.arena[at..at + wpp].copy_from_slice(&saved[..wpp]);
         pos

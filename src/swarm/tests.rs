@@ -769,6 +769,91 @@ fn check_invariants(s: &Swarm) {
     }
 }
 
+/// The peers of torrent `t`'s IPv4 block as (address, port, seeder), in
+/// stored order.
+fn v4_entries(s: &Swarm, t: usize) -> Vec<(u32, u16, bool)> {
+    let off = s.torrents[t].lists[Family::V4 as usize];
+    if off == NONE {
+        return Vec::new();
+    }
+    let off = off as usize;
+    let (len, seeds) = s.len_seeds(off);
+    (0..len as usize)
+        .map(|i| {
+            let at = s.entry(off, Family::V4, i);
+            (
+                s.arena[at],
+                (s.arena[at + 1] >> 16) as u16,
+                i < seeds as usize,
+            )
+        })
+        .collect()
+}
+
+/// A full torrent takes every newcomer in place of one peer (a fair victim,
+/// or its address's oldest one past `max_peers_per_address`), and seeders
+/// turning leechers and back move between the groups: after each announce
+/// exactly that one peer is gone, the newcomer sits in its group, and both
+/// groups stay sorted.
+#[test]
+fn replacing_in_a_full_torrent_moves_exactly_one_peer() {
+    let mut s = Swarm::with_policy(limits(1 << 20, 4, 24), with(3), 9).unwrap();
+    let mut sel = Selection::default();
+    let mut x = 0x2545_F491u64;
+    let mut replaced = 0;
+    for step in 0..20_000u32 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let (host, port) = ((x >> 8) as u8 % 14, 1 + (x >> 16) as u16 % 5);
+        let seeder = (x >> 24) % 3 == 0;
+        let a = ann(3, [10, 0, 0, host], port, seeder, Event::None);
+        let before = match s.find(&[3; 20]).1 {
+            Some(t) => v4_entries(&s, t),
+            None => Vec::new(),
+        };
+        s.announce(&a, step / 4, &mut sel).unwrap();
+        let t = s.find(&[3; 20]).1.unwrap();
+        let after = v4_entries(&s, t);
+        let word = u32::from_ne_bytes([10, 0, 0, host]);
+        let me = |e: &&(u32, u16, bool)| e.0 == word && e.1 == port;
+        assert_eq!(
+            after.iter().filter(me).map(|e| e.2).collect::<Vec<_>>(),
+            [seeder],
+            "step {step}: the announcer is stored once, in its group"
+        );
+        let others = |v: &[(u32, u16, bool)]| {
+            let mut o: Vec<_> = v.iter().filter(|e| !me(e)).copied().collect();
+            o.sort();
+            o
+        };
+        let (was, now) = (others(&before), others(&after));
+        let gone: Vec<_> = was.iter().filter(|e| !now.contains(e)).collect();
+        assert!(
+            now.iter().all(|e| was.contains(e)),
+            "step {step}: nobody new"
+        );
+        if before.iter().any(|e| me(&e)) {
+            assert!(
+                gone.is_empty(),
+                "step {step}: a returning peer evicts nobody"
+            );
+        } else if before.len() == 24 || before.iter().filter(|e| e.0 == word).count() >= 3 {
+            assert_eq!(gone.len(), 1, "step {step}: one peer gives up its place");
+            replaced += 1;
+        } else {
+            assert!(gone.is_empty(), "step {step}: room for it");
+        }
+        let seeds = after.iter().take_while(|e| e.2).count();
+        assert!(
+            after[seeds..].iter().all(|e| !e.2),
+            "step {step}: seeders first"
+        );
+        check_invariants(&s);
+    }
+    assert!(replaced > 5_000, "the torrent was full most of the time");
+}
+
 /// Random operations checked against a plain model: counts match contents,
 /// capacity is never exceeded, expiry frees everything.
 #[test]
