@@ -177,7 +177,17 @@ impl Swarm {
     /// that is the oldest eligible peer (O(1) amortized for a seeder newcomer,
     /// one pass over the leechers for a leecher); otherwise one merged pass
     /// over the two sorted groups.
-    fn fair_victim(&mut self, off: usize, family: Family, seeder: bool, tk: u16) -> Option<usize> {
+    ///
+    /// `near`: where the newcomer goes; among peers equally old, the first
+    /// from there on is taken, so that few entries move to let it in.
+    fn fair_victim(
+        &mut self,
+        off: usize,
+        family: Family,
+        seeder: bool,
+        near: usize,
+        tk: u16,
+    ) -> Option<usize> {
         let (len, seeds) = self.len_seeds(off);
         let (len, seeds) = (len as usize, seeds as usize);
         let lo = if seeder { 0 } else { seeds };
@@ -196,7 +206,7 @@ impl Swarm {
             && (seeds == 0 || seeds == len || prefix(self, seeds - 1) == first)
             && (seeds == 0 || seeds == len || prefix(self, seeds) == first);
         if self.arena[off] & MULTI == 0 || one_address {
-            return Some(self.oldest_in(off, family, lo, len, tk));
+            return Some(self.oldest_in(off, family, (lo, len), near, tk));
         }
         // One pass over the two groups merged by address (both are sorted;
         // the same address may sit among the seeders and the leechers).
@@ -249,15 +259,23 @@ impl Swarm {
         best.map(|(_, _, v)| v)
     }
 
-    /// A peer with the oldest timestamp among entries `lo..hi` (ties: a
-    /// random one). Scans from a random entry for one as old as the block's
-    /// bound; when none is (the bound is stale), one pass finds the oldest,
-    /// and tightens the bound when the range is the whole block — so a hot
-    /// full torrent pays O(1) per replacement.
-    fn oldest_in(&mut self, off: usize, family: Family, lo: usize, hi: usize, tk: u16) -> usize {
+    /// A peer with the oldest timestamp among entries `lo..hi` (ties: the
+    /// first from `near` on, wrapping). Scans from `near` for one as old as
+    /// the block's bound; when none is (the bound is stale), one pass finds
+    /// the oldest, and tightens the bound when the range is the whole block
+    /// — so a hot full torrent pays O(1) per replacement, and the victim
+    /// lies close to where its replacement goes.
+    fn oldest_in(
+        &mut self,
+        off: usize,
+        family: Family,
+        (lo, hi): (usize, usize),
+        near: usize,
+        tk: u16,
+    ) -> usize {
         let n = hi - lo;
         let bound_age = self.bound_age(off, tk);
-        let start = (self.next_random() % n as u64) as usize;
+        let start = near.clamp(lo, hi - 1) - lo;
         let (mut best, mut best_age) = (lo + start, 0u16);
         for k in 0..n {
             let i = lo
@@ -299,7 +317,7 @@ impl Swarm {
             self.admission.replaced_own += 1;
             (list as usize, Some(own_oldest))
         } else {
-            self.room_for_one(t, family, seeder, tk)?
+            self.room_for_one(t, key, seeder, tk)?
         };
         if load >= 1 {
             // Its address now holds two or more of the block's peers.
@@ -328,10 +346,11 @@ impl Swarm {
     pub(super) fn room_for_one(
         &mut self,
         t: usize,
-        family: Family,
+        key: &PeerKey,
         seeder: bool,
         tk: u16,
     ) -> Result<(usize, Option<usize>), NoRoom> {
+        let family = key.family;
         let f = family as usize;
         if self.torrents[t].lists[f] != NONE {
             let off = self.torrents[t].lists[f] as usize;
@@ -373,8 +392,13 @@ impl Swarm {
             }
         }
         let off = self.torrents[t].lists[f] as usize;
+        let (len, seeds) = self.len_seeds(off);
+        let (lo, hi) = if seeder { (0, seeds) } else { (seeds, len) };
+        let near = self
+            .search(off, key, lo as usize, hi as usize)
+            .unwrap_or_else(|p| p);
         let victim = self
-            .fair_victim(off, family, seeder, tk)
+            .fair_victim(off, family, seeder, near, tk)
             .ok_or(NoRoom::SeedersOnly)?;
         self.admission.peers_evicted += 1;
         Ok((off, Some(victim)))
