@@ -313,9 +313,13 @@ impl Swarm {
         let family = key.family;
         let (load, own_oldest) = self.address_load(t, key, tk, self.max_per_address);
         let list = self.torrents[t].lists[family as usize];
-        let (off, victim) = if load >= self.max_per_address && list != NONE {
+        let (off, replace) = if load >= self.max_per_address && list != NONE {
             self.admission.replaced_own += 1;
-            (list as usize, Some(own_oldest))
+            let off = list as usize;
+            (
+                off,
+                Some((own_oldest, self.insertion_point(off, key, seeder))),
+            )
         } else {
             self.room_for_one(t, key, seeder, tk)?
         };
@@ -323,14 +327,10 @@ impl Swarm {
             // Its address now holds two or more of the block's peers.
             self.arena[off] |= MULTI;
         }
-        let (len, seeds) = self.len_seeds(off);
-        let (lo, hi) = if seeder { (0, seeds) } else { (seeds, len) };
-        let at = self
-            .search(off, key, lo as usize, hi as usize)
-            .unwrap_or_else(|p| p);
-        let pos = match victim {
-            Some(v) => self.move_gap(off, family, v, at, seeder),
+        let pos = match replace {
+            Some((victim, at)) => self.move_gap(off, family, victim, at, seeder),
             None => {
+                let at = self.insertion_point(off, key, seeder);
                 self.open_gap(off, family, at, seeder);
                 at
             }
@@ -341,15 +341,16 @@ impl Swarm {
 
     /// Makes room for one more peer in a torrent's block: a new block, a
     /// larger block, or (full torrent or full arena) its own expired peers
-    /// dropped, else a fair victim chosen. Returns the block's offset and the
-    /// victim's position (the caller replaces it; it is counted evicted).
+    /// dropped, else a fair victim chosen. Returns the block's offset and, with
+    /// a victim, its position and the newcomer's insertion point (the caller
+    /// replaces it; it is counted evicted).
     pub(super) fn room_for_one(
         &mut self,
         t: usize,
         key: &PeerKey,
         seeder: bool,
         tk: u16,
-    ) -> Result<(usize, Option<usize>), NoRoom> {
+    ) -> Result<(usize, Option<(usize, usize)>), NoRoom> {
         let family = key.family;
         let f = family as usize;
         if self.torrents[t].lists[f] != NONE {
@@ -392,15 +393,11 @@ impl Swarm {
             }
         }
         let off = self.torrents[t].lists[f] as usize;
-        let (len, seeds) = self.len_seeds(off);
-        let (lo, hi) = if seeder { (0, seeds) } else { (seeds, len) };
-        let near = self
-            .search(off, key, lo as usize, hi as usize)
-            .unwrap_or_else(|p| p);
+        let at = self.insertion_point(off, key, seeder);
         let victim = self
-            .fair_victim(off, family, seeder, near, tk)
+            .fair_victim(off, family, seeder, at, tk)
             .ok_or(NoRoom::SeedersOnly)?;
         self.admission.peers_evicted += 1;
-        Ok((off, Some(victim)))
+        Ok((off, Some((victim, at))))
     }
 }

@@ -31,6 +31,15 @@ impl Swarm {
         Err(l)
     }
 
+    /// Where `key` goes among the seeders (`seeder`) or the leechers of the
+    /// block at `off`, as it stands now.
+    pub(super) fn insertion_point(&self, off: usize, key: &PeerKey, seeder: bool) -> usize {
+        let (len, seeds) = self.len_seeds(off);
+        let (lo, hi) = if seeder { (0, seeds) } else { (seeds, len) };
+        self.search(off, key, lo as usize, hi as usize)
+            .unwrap_or_else(|p| p)
+    }
+
     pub(super) fn find_peer(&self, t: usize, key: &PeerKey) -> Option<usize> {
         let off = self.torrents[t].lists[key.family as usize];
         if off == NONE {
@@ -139,7 +148,7 @@ impl Swarm {
     /// returns its new position.
     pub(super) fn set_seeder(&mut self, t: usize, family: Family, i: usize, seeder: bool) -> usize {
         let off = self.torrents[t].lists[family as usize] as usize;
-        let (len, seeds) = self.len_seeds(off);
+        let (_, seeds) = self.len_seeds(off);
         if (i < seeds as usize) == seeder {
             return i;
         }
@@ -153,11 +162,8 @@ impl Swarm {
             port: (saved[wpp - 1] >> 16) as u16,
         };
         key.addr[..wpp - 1].copy_from_slice(&saved[..wpp - 1]);
-        // The other group, with entry `i` still in place (it is not in it).
-        let (lo, hi) = if seeder { (0, seeds) } else { (seeds, len) };
-        let to = self
-            .search(off, &key, lo as usize, hi as usize)
-            .unwrap_or_else(|p| p);
+        // In the other group, with entry `i` still in place (it is not in it).
+        let to = self.insertion_point(off, &key, seeder);
         let pos = self.move_gap(off, family, i, to, seeder);
         let at = self.entry(off, family, pos);
         self.arena[at..at + wpp].copy_from_slice(&saved[..wpp]);
