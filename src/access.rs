@@ -3,8 +3,9 @@
 //!
 //! File format (opentracker's, plus comments): one 40-hex info hash per line,
 //! any case; blank lines and lines starting with `#` are skipped; anything
-//! after the hash (separated by a non-hex character) is ignored. Any other
-//! line is reported with `file:line` and skipped, never fatal.
+//! after the hash (separated by a non-hex character) is ignored. A UTF-8
+//! byte-order mark (Notepad) before the first line is skipped. Any other
+//! line is reported with `file:line` and its text, and skipped, never fatal.
 
 pub mod changes;
 pub mod fifo_lines;
@@ -42,6 +43,39 @@ pub struct BadLine {
     pub line: usize,
     /// What was wrong.
     pub reason: &'static str,
+    /// The line as read, escaped and cut (see [`quote`]).
+    pub text: String,
+}
+
+/// Bytes of a bad line quoted in its message.
+pub const QUOTE_MAX: usize = 64;
+
+/// `text` without a leading UTF-8 byte-order mark.
+pub fn strip_bom(text: &[u8]) -> &[u8] {
+    text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text)
+}
+
+/// A line for a log message: at most [`QUOTE_MAX`] bytes of it, printable
+/// ASCII as is, anything else (control bytes, UTF-8, a stray `\r`) as
+/// `\xNN`, and `...` when it was cut.
+pub fn quote(line: &[u8]) -> String {
+    let mut out = String::with_capacity(QUOTE_MAX + 8);
+    for &b in line.iter().take(QUOTE_MAX) {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b' '..=b'~' => out.push(char::from(b)),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\x");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 15)]));
+            }
+        }
+    }
+    if line.len() > QUOTE_MAX {
+        out.push_str("...");
+    }
+    out
 }
 
 impl AccessList {
@@ -62,7 +96,7 @@ impl AccessList {
     pub fn parse(mode: Mode, text: &[u8]) -> (AccessList, Vec<BadLine>) {
         let mut hashes = Vec::new();
         let mut bad = Vec::new();
-        for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
+        for (i, raw) in strip_bom(text).split(|&b| b == b'\n').enumerate() {
             let line = raw.trim_ascii();
             if line.is_empty() || line.starts_with(b"#") {
                 continue;
@@ -76,6 +110,7 @@ impl AccessList {
                 None => bad.push(BadLine {
                     line: i + 1,
                     reason: "not a 40-hex info hash",
+                    text: quote(line),
                 }),
             }
         }
@@ -144,6 +179,25 @@ mod tests {
             bad.iter().map(|b| b.line).collect::<Vec<_>>(),
             vec![2, 3, 4]
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_does_not_cost_the_first_hash() {
+        let text = format!("\u{feff}{A} first release\r\n{B}\r\n");
+        let (list, bad) = AccessList::parse(Mode::Whitelist, text.as_bytes());
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(list.len(), 2);
+        assert!(list.allows(&parse_hex20(A.as_bytes()).unwrap()));
+    }
+
+    #[test]
+    fn a_bad_line_is_quoted_escaped_and_cut() {
+        let long = "x".repeat(100);
+        let text = format!("{A}\n{}\tr\u{e9}\\\n{long}\n", &B[..39]);
+        let (_, bad) = AccessList::parse(Mode::Whitelist, text.as_bytes());
+        assert_eq!(bad[0].text, format!("{}\\x09r\\xc3\\xa9\\\\", &B[..39]));
+        assert_eq!(bad[1].text, format!("{}...", &long[..QUOTE_MAX]));
+        assert_eq!(quote(b"ok"), "ok");
     }
 
     #[test]

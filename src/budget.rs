@@ -26,8 +26,10 @@ const EXPLICIT_SHARE: usize = 2;
 const MIN_TABLES: usize = 64 << 10;
 
 /// How `max_memory` is divided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Budget {
+    /// `tracker.max_memory`, which the parts add up to at most.
+    pub cap: usize,
     /// Bytes for the torrent and peer tables (`Limits::max_memory`).
     pub tables: usize,
     /// Simultaneous HTTP connections.
@@ -103,6 +105,7 @@ pub fn divide(cfg: &Config) -> Result<Budget, String> {
             )
         })?;
     Ok(Budget {
+        cap,
         tables,
         connections,
         connection_bytes,
@@ -114,11 +117,23 @@ pub fn divide(cfg: &Config) -> Result<Budget, String> {
 }
 
 impl Budget {
+    /// The parts as (name, bytes), in the order the stats list them.
+    pub fn parts(&self) -> [(&'static str, usize); 6] {
+        [
+            ("tables", self.tables),
+            ("connections", self.connection_bytes),
+            ("sockets", self.socket_bytes),
+            ("fixed", self.fixed_bytes),
+            ("labels", self.labels),
+            ("fifo_changes", self.changes),
+        ]
+    }
+
     /// One log line: where the cap goes.
-    pub fn describe(&self, cap: usize) -> String {
+    pub fn describe(&self) -> String {
         format!(
             "memory budget {} KiB: tables {} KiB, {} connections {} KiB, socket buffers {} KiB, fixed {} KiB, labels {} KiB, FIFO changes {} KiB",
-            cap >> 10,
+            self.cap >> 10,
             self.tables >> 10,
             self.connections,
             self.connection_bytes >> 10,
@@ -183,13 +198,10 @@ mod tests {
 
     #[test]
     fn fairness_directives_and_the_max_connections_line_are_parsed() {
-        let mut c = cfg(4 << 20);
-        let mut warnings = Vec::new();
-        crate::config::parse_file(
+        let (c, warnings) = crate::config::parse_config(
             "tracker.max_peers_per_address 4\ntracker.max_connections 300\ntracker.new_torrents_per_minute 0\ntracker.new_torrents_burst 9\n",
             std::path::Path::new("f.conf"),
-            &mut c,
-            &mut warnings,
+            cfg(4 << 20),
         )
         .unwrap();
         assert!(warnings.is_empty());
@@ -205,13 +217,8 @@ mod tests {
             "tracker.max_peers_per_address 0",
             "tracker.new_torrents_burst 0",
         ] {
-            let e = crate::config::parse_file(
-                bad,
-                std::path::Path::new("f.conf"),
-                &mut c,
-                &mut warnings,
-            )
-            .unwrap_err();
+            let e = crate::config::parse_config(bad, std::path::Path::new("f.conf"), c.clone())
+                .unwrap_err();
             assert!(e.0.starts_with("f.conf:1: "), "{}", e.0);
         }
     }

@@ -182,7 +182,10 @@ impl Labels {
     pub fn rebuild(&mut self, text: &[u8]) -> Rebuilt {
         let mut found: Vec<(InfoHash, Label)> = Vec::new();
         let mut notes = Vec::new();
-        for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
+        for (i, raw) in crate::access::strip_bom(text)
+            .split(|&b| b == b'\n')
+            .enumerate()
+        {
             let Some((hash, rest)) = split_line(raw) else {
                 continue;
             };

@@ -106,17 +106,16 @@ pub struct Loaded {
     pub tracker_id: Option<u32>,
 }
 
-/// Loads `path` into the swarm.
-pub fn load(path: &Path, swarm: &mut Swarm) -> Result<Loaded, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let entries = parse(&text)?;
+/// Loads the text of a state file (or an opentracker statedump) into the swarm.
+pub fn restore(text: &str, swarm: &mut Swarm) -> Result<Loaded, String> {
+    let entries = parse(text)?;
     let restored = entries
         .iter()
         .filter(|(hash, n)| swarm.set_downloaded(hash, *n))
         .count();
     Ok(Loaded {
         restored,
-        tracker_id: tracker_id(&text),
+        tracker_id: tracker_id(text),
     })
 }
 
@@ -199,7 +198,7 @@ mod tests {
         assert_eq!(save(&path, &s, 4_000_000_007).unwrap(), 1);
         let mut fresh = swarm();
         assert_eq!(
-            load(&path, &mut fresh).unwrap(),
+            restore(&std::fs::read_to_string(&path).unwrap(), &mut fresh).unwrap(),
             Loaded {
                 restored: 1,
                 tracker_id: Some(4_000_000_007)

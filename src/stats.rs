@@ -74,6 +74,8 @@ impl<const N: usize> Default for Histogram<N> {
 /// Counters since start-up.
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
+    /// How `tracker.max_memory` was divided (shown as the memory cap).
+    pub memory: crate::budget::Budget,
     /// This tracker's id in `mode=everything` (opentracker's `g_tracker_id`):
     /// random, kept in the state file so it survives restarts.
     pub tracker_id: u32,
@@ -593,12 +595,34 @@ impl Stats {
             "Completed downloads of stored torrents.",
             &[("", completed)],
         )?;
+        let m = &self.memory;
         put_metric(
             w,
             "memory_cap_bytes",
             "gauge",
-            "Bytes allocated for the swarm tables.",
-            &[("", cap.bytes as u64)],
+            "tracker.max_memory: all the memory the tracker allocates after start-up.",
+            &[("", m.cap as u64)],
+        )?;
+        put_metric(
+            w,
+            "memory_budget_bytes",
+            "gauge",
+            "How tracker.max_memory is divided.",
+            &[
+                ("{part=\"tables\"}", m.tables as u64),
+                ("{part=\"connections\"}", m.connection_bytes as u64),
+                ("{part=\"sockets\"}", m.socket_bytes as u64),
+                ("{part=\"fixed\"}", m.fixed_bytes as u64),
+                ("{part=\"labels\"}", m.labels as u64),
+                ("{part=\"fifo_changes\"}", m.changes as u64),
+            ],
+        )?;
+        put_metric(
+            w,
+            "tables_used_bytes",
+            "gauge",
+            "Bytes of the torrent and peer tables in use.",
+            &[("", swarm.memory_used() as u64)],
         )?;
         put_metric(
             w,

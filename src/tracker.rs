@@ -200,6 +200,16 @@ impl Tracker {
         allowed_by(&self.access, &self.changes, hash)
     }
 
+    /// Whether the operator listed `hash` to be served (a whitelist in force,
+    /// with the FIFO changes): such a torrent is never charged to the
+    /// new-torrent budget. Call for hashes `allowed` passed.
+    fn listed(&self, hash: &InfoHash) -> bool {
+        self.access
+            .as_ref()
+            .is_some_and(|a| a.mode == Mode::Whitelist)
+            && allowed_by(&self.access, &self.changes, hash)
+    }
+
     /// The announcing peer's address: the connection's, or for a trusted proxy
     /// the last X-Forwarded-For hop (else X-Real-IP).
     fn client_address(&self, head: &RequestHead<'_>, peer: IpAddr) -> IpAddr {
@@ -235,7 +245,6 @@ impl Tracker {
         }
         let body = match head.path {
             b"/announce" | b"/announce.php" => {
-                self.stats.tcp_announces += 1;
                 self.body(out, |t, w| t.http_announce(head.query, client, now, w))
             }
             b"/scrape" | b"/scrape.php" => {
@@ -453,6 +462,7 @@ impl Tracker {
             event: req.event,
             numwant,
             other_family: true,
+            listed: self.listed(&req.info_hash),
         };
         // Completed downloads the store counts (not repeated events).
         let before = (a.event == query::Event::Completed).then(|| self.swarm.scrape(&a.info_hash));
@@ -465,6 +475,9 @@ impl Tracker {
         };
         let completed = before.is_some_and(|b| counts.downloaded > b.downloaded);
         let renewed = self.swarm.renewed_after();
+        // Announces answered, as UDP counts them (opentracker's
+        // successful announces): refused ones are counted apart.
+        self.stats.tcp_announces += 1;
         self.stats.count_announce(completed, renewed, Some(numwant));
         bencode::put_announce_head(
             w,
@@ -607,7 +620,6 @@ impl Tracker {
             self.stats.refused_access += 1;
             return self.udp_error(w, r.transaction_id, NOT_AUTHORIZED);
         }
-        self.stats.udp_announces += 1;
         let wanted = u32::try_from(r.num_want).unwrap_or(self.settings.numwant_default);
         let mut numwant = wanted.min(self.settings.numwant_max) as usize;
         if from.is_ipv6() {
@@ -621,6 +633,7 @@ impl Tracker {
             event: r.event,
             numwant,
             other_family: false,
+            listed: self.listed(&r.info_hash),
         };
         // Completed downloads the store counts (not repeated events).
         let before = (a.event == query::Event::Completed).then(|| self.swarm.scrape(&a.info_hash));
@@ -633,6 +646,7 @@ impl Tracker {
         };
         let completed = before.is_some_and(|b| counts.downloaded > b.downloaded);
         let renewed = self.swarm.renewed_after();
+        self.stats.udp_announces += 1;
         self.stats.count_announce(completed, renewed, None);
         udp::put_announce_head(
             w,

@@ -33,6 +33,11 @@ fn help_and_version() {
     let (code, out, _) = run(&["--version"]);
     assert_eq!(code, 0);
     assert!(out.starts_with("smoltracker "));
+    // opentracker's -v: the version, exit 0, nothing started.
+    let (code, v, _) = run(&["-v"]);
+    assert_eq!(code, 0);
+    assert_eq!(v, out);
+    assert_eq!(v, format!("smoltracker {}\n", env!("CARGO_PKG_VERSION")));
 }
 
 #[test]
@@ -69,19 +74,19 @@ fn malformed_config_value_names_file_and_line() {
 }
 
 #[test]
-fn unknown_directives_warn_and_the_tracker_runs() {
+fn opentracker_directives_not_implemented_warn_and_the_tracker_runs() {
     let p = temp_file(
         "warn.conf",
-        "listen.tcp_udp 127.0.0.1:0\nlivesync.cluster.listen 224.0.42.23:9696\nfrobnicate yes\ntracker.max_memory 1M\n",
+        "listen.tcp_udp 127.0.0.1:0\nlivesync.cluster.listen 224.0.42.23:9696\nlisten.udp.workers 4\ntracker.max_memory 1M\n",
     );
     let t = Tracker::start_raw(&["-f", p.to_str().unwrap()]);
     let log = t.log();
     assert!(
-        log.contains(":2: livesync.cluster.listen: livesync is not supported"),
+        log.contains(":2: livesync.cluster.listen: livesync (opentracker's cluster sync) is not implemented; ignored"),
         "{log}"
     );
     assert!(
-        log.contains(":3: unknown directive 'frobnicate' ignored"),
+        log.contains(":3: listen.udp.workers: one event loop"),
         "{log}"
     );
     assert!(log.contains("memory cap 1024 KiB"), "{log}");
@@ -89,6 +94,39 @@ fn unknown_directives_warn_and_the_tracker_runs() {
     assert_eq!(t.udp.len(), 1);
     assert_eq!(t.http("/nope").status, 404);
     assert_eq!(t.udp_client().announce(&[1; 20], 0, 2, 1).0, 1800);
+}
+
+/// A typo in a whitelist tracker's config used to be a warning, and the
+/// tracker then served every torrent: now it stops start-up (exit 2) with
+/// file:line and the directive meant.
+#[test]
+fn an_unknown_directive_stops_start_up_with_the_nearest_known_one() {
+    let wl = temp_file("typo-wl", "");
+    let p = temp_file(
+        "typo.conf",
+        &format!(
+            "listen.tcp_udp 127.0.0.1:0\nacess.whitelist {}\n",
+            wl.display()
+        ),
+    );
+    let (code, out, err) = run(&["-f", p.to_str().unwrap()]);
+    assert_eq!(code, 2, "stdout: {out}\nstderr: {err}");
+    assert!(
+        err.contains(&format!(
+            "{}:2: unknown directive 'acess.whitelist'; did you mean access.whitelist?",
+            p.display()
+        )),
+        "{err}"
+    );
+    assert!(!out.contains("listening"), "{out}");
+    // -t says the same, and so does a directive nothing is near.
+    let (code, _, err) = run(&["-t", "-f", p.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean access.whitelist?"), "{err}");
+    let q = temp_file("frob.conf", "frobnicate yes\n");
+    let (code, _, err) = run(&["-f", q.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains(":1: unknown directive 'frobnicate'"), "{err}");
 }
 
 #[test]

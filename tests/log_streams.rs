@@ -14,7 +14,7 @@ fn information_goes_to_stdout_and_problems_to_stderr() {
     std::fs::write(
         &conf,
         format!(
-            "listen.tcp_udp 127.0.0.1:0\nfrobnicate yes\naccess.whitelist {}\n",
+            "listen.tcp_udp 127.0.0.1:0\nlivesync.cluster.listen 224.0.42.23:9696\naccess.whitelist {}\n",
             wl.display()
         ),
     )
@@ -29,12 +29,12 @@ fn information_goes_to_stdout_and_problems_to_stderr() {
     assert_eq!(t.wait(), Some(0));
     let infos = [
         "listening on tcp://127.0.0.1:",
-        "start-up: whitelist",
-        "1 info hashes, 1 bad lines skipped",
+        "whitelist mode: 1 releases from ",
+        " (1 bad lines skipped)",
         "SIGTERM: stopping",
     ];
     let problems = [
-        ":2: unknown directive 'frobnicate' ignored",
+        ":2: livesync.cluster.listen: livesync (opentracker's cluster sync) is not implemented; ignored",
         ":2: not a 40-hex info hash, skipped",
     ];
     // The process has exited; wait for both readers to reach the end.

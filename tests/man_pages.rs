@@ -1,6 +1,6 @@
 //! The man pages stay honest: docs/smoltracker.conf.5 documents exactly the
-//! directives opentracker.conf shows, and every directive src/config.rs
-//! accepts; docs/smoltracker.1 documents every flag src/config.rs accepts.
+//! directives opentracker.conf shows, and every directive src/config/directives.rs
+//! accepts; docs/smoltracker.1 documents every flag src/config/cli.rs accepts.
 //! Plain text checks of the sources, no binary needed. (Lint:
 //! tests/man/run.sh.)
 
@@ -25,7 +25,9 @@ fn directive_name(token: &str) -> bool {
         && !rest.is_empty()
         && !rest.starts_with('.')
         && !rest.ends_with('.')
-        && rest.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.')
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.')
 }
 
 /// Directives named in opentracker.conf, active or commented out: lines
@@ -68,7 +70,7 @@ fn page_directives(page: &str) -> BTreeSet<String> {
 fn source_directives(source: &str) -> BTreeSet<String> {
     let start = source
         .find("const DIRECTIVES")
-        .expect("src/config.rs has no DIRECTIVES table");
+        .expect("src/config/directives.rs has no DIRECTIVES table");
     let table = &source[start..];
     let table = &table[..table.find("\n};").expect("end of DIRECTIVES")];
     let mut found = BTreeSet::new();
@@ -84,7 +86,7 @@ fn source_directives(source: &str) -> BTreeSet<String> {
     }
     assert!(
         found.len() >= 20,
-        "only {} directives found in src/config.rs's DIRECTIVES table: {found:?}",
+        "only {} directives found in src/config/directives.rs's DIRECTIVES table: {found:?}",
         found.len()
     );
     found
@@ -111,12 +113,12 @@ fn conf_page_documents_the_directives_of_opentracker_conf() {
 
 #[test]
 fn conf_page_documents_every_directive_config_rs_accepts() {
-    let source = source_directives(&read("src/config.rs"));
+    let source = source_directives(&read("src/config/directives.rs"));
     let page = page_directives(&read("docs/smoltracker.conf.5"));
     let undocumented = missing(&page, &source);
     assert!(
         undocumented.is_empty(),
-        "directives in src/config.rs's DIRECTIVES without an '.It Ic' entry in \
+        "directives in src/config/directives.rs's DIRECTIVES without an '.It Ic' entry in \
          docs/smoltracker.conf.5: {undocumented:?}"
     );
 }
@@ -125,7 +127,7 @@ fn conf_page_documents_every_directive_config_rs_accepts() {
 fn source_flags(source: &str) -> BTreeSet<char> {
     let start = source
         .find("const OPTIONS")
-        .expect("src/config.rs has no OPTIONS table");
+        .expect("src/config/cli.rs has no OPTIONS table");
     let table = &source[start..];
     let table = &table[..table.find("];").expect("end of OPTIONS")];
     let mut found = BTreeSet::new();
@@ -149,7 +151,7 @@ fn command_page_documents_every_flag_config_rs_accepts() {
         .filter_map(|l| l.strip_prefix(".It Fl "))
         .filter_map(|rest| rest.chars().next())
         .collect();
-    let undocumented: Vec<char> = source_flags(&read("src/config.rs"))
+    let undocumented: Vec<char> = source_flags(&read("src/config/cli.rs"))
         .difference(&documented)
         .copied()
         .collect();

@@ -406,7 +406,8 @@ fn json_counts_evictions_and_refusals() {
     assert_eq!(doc["evictions"], 1, "{doc}");
     assert_eq!(doc["totals"]["seeders"], 2);
     assert_eq!(doc["errors"]["http"]["bad_parameter"], 1);
-    assert_eq!(doc["requests"]["tcp_announces"], 4);
+    // Answered announces, as for UDP: the malformed one is a bad_parameter.
+    assert_eq!(doc["requests"]["tcp_announces"], 3);
     assert_eq!(doc["labels"]["count"], 0, "no whitelist, no labels");
     assert_eq!(doc["memory"]["labels_cap"], 0);
     assert!(doc["torrents"][0]["label"].is_null());

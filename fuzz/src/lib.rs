@@ -103,6 +103,7 @@ fn tracker(
                 event: Event::Started,
                 numwant: 0,
                 other_family: false,
+                listed: false,
             };
             t.swarm.announce(&a, 0, &mut sel).expect("preload");
         }
@@ -581,23 +582,23 @@ pub fn udp(data: &[u8]) {
     }
 }
 
-/// `config::parse_file` on the input as UTF-8, and `config::from_args` on its lines.
+/// `config::parse_config` on the input as UTF-8, and `config::from_args` on its lines.
 pub fn config(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let mut cfg = Config::default();
-    let mut warnings = Vec::new();
-    match config::parse_file(text, Path::new("fuzz.conf"), &mut cfg, &mut warnings) {
-        Ok(()) => check_config(&cfg),
+    match config::parse_config(text, Path::new("fuzz.conf"), Config::default()) {
+        Ok((cfg, warnings)) => {
+            check_config(&cfg);
+            for w in &warnings {
+                assert!(w.starts_with("fuzz.conf:"));
+            }
+        }
         Err(e) => assert!(
             e.0.starts_with("fuzz.conf:"),
             "error without file:line: {}",
             e.0
         ),
-    }
-    for w in &warnings {
-        assert!(w.starts_with("fuzz.conf:"));
     }
     // Command lines: one argument per line. `-f` would read arbitrary files
     // (a fuzzer can spell /dev/zero), so such argument vectors are skipped.
@@ -1026,6 +1027,7 @@ pub fn run_swarm_ops(data: &[u8]) -> OpsReport {
                     event,
                     numwant: [0usize, 1, 2, 3, 5, 8, 50, 200, 255][usize::from(op[3] >> 2) % 9],
                     other_family: op[0] & 0x80 != 0,
+                    listed: false,
                 };
                 let mut ctx = OpCtx {
                     s: &mut s,
@@ -1080,6 +1082,7 @@ pub fn run_swarm_ops(data: &[u8]) -> OpsReport {
                             event: if leave { Event::Stopped } else { Event::None },
                             numwant: usize::from(op[3] >> 2),
                             other_family: op[0] & 0x80 != 0,
+                            listed: false,
                         };
                         let mut ctx = OpCtx {
                             s: &mut s,
@@ -1174,6 +1177,7 @@ impl OpCtx<'_> {
                 event: Event::None,
                 numwant: 0,
                 other_family: false,
+                listed: false,
             };
             self.announce(&a);
         }
@@ -1226,6 +1230,7 @@ impl OpCtx<'_> {
                 event: Event::None,
                 numwant: 0,
                 other_family: false,
+                listed: false,
             };
             self.announce(&a);
         }

@@ -20,6 +20,32 @@ use std::time::Duration;
 /// Bad lines reported per batch of reads; the rest are counted.
 const REPORT_MAX: usize = 20;
 
+/// What a start would do with `path` (for `-t`): use the FIFO there, or
+/// create one in a directory that exists; anything else is an error.
+pub fn inspect(path: &Path) -> Result<String, String> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.file_type().is_fifo() => {
+            Ok(format!("{}: a FIFO, used as it is", path.display()))
+        }
+        Ok(_) => Err(format!(
+            "{}: exists and is not a FIFO; remove it or name another path",
+            path.display()
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(format!(
+                "{}: cannot be created: directory {} does not exist",
+                path.display(),
+                dir.display()
+            )),
+            _ => Ok(format!(
+                "{}: not there yet; a start creates it",
+                path.display()
+            )),
+        },
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
 /// Makes `path` a FIFO if nothing is there (mode 0620: the tracker's user
 /// reads it, its group may write), owned by `owner` when given (as root,
 /// before the privileges are dropped, so the dropped user can read it).
@@ -152,15 +178,7 @@ impl Batch {
             Line::Bad(text, why) => {
                 self.bad += 1;
                 if self.bad <= REPORT_MAX {
-                    // Printable ASCII as is, anything else as '?' (no Debug
-                    // escaping: it links Unicode tables into router builds).
-                    let shown: String = text[..text.len().min(60)]
-                        .iter()
-                        .map(|&b| match b {
-                            b' '..=b'~' => b as char,
-                            _ => '?',
-                        })
-                        .collect();
+                    let shown = crate::access::quote(text);
                     warn(format_args!("{name}: {why}, skipped: \"{shown}\""));
                 }
             }

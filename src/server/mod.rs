@@ -13,6 +13,7 @@ pub mod privileges;
 pub mod reuse;
 pub mod run_queue;
 pub mod signals;
+pub mod startup;
 #[cfg(all(target_os = "linux", target_env = "musl"))]
 pub mod thread_name;
 pub mod ticker;
@@ -110,68 +111,66 @@ impl SharedState {
             }
             return;
         };
-        let kind = match mode {
-            Mode::Whitelist => "whitelist",
-            Mode::Blacklist => "blacklist",
-        };
+        let kind = startup::kind(*mode);
         self.access_stamp.set(file_stamp(path));
-        match std::fs::read(path).map(|text| (AccessList::parse(*mode, &text), text)) {
-            Ok(((list, bad), text)) => {
-                for b in bad.iter().take(20) {
-                    warn(format_args!(
-                        "{}:{}: {}, skipped",
-                        path.display(),
-                        b.line,
-                        b.reason
-                    ));
-                }
-                if bad.len() > 20 {
-                    warn(format_args!(
-                        "{}: {} more bad lines skipped",
-                        path.display(),
-                        bad.len() - 20
-                    ));
-                }
-                let mut tracker = self.tracker.borrow_mut();
-                let (added, deleted, capacity) = tracker.changes();
+        match std::fs::read(path) {
+            Ok(text) => {
+                let (added, deleted, capacity) = self.tracker.borrow().changes();
+                let (n, bad) = self.install_access(*mode, path, &text);
                 info(format_args!(
-                    "{why}: {kind} {}: {} info hashes{}{}",
+                    "{why}: {kind} {}: {n} info hashes{}{}",
                     path.display(),
-                    list.len(),
-                    if bad.is_empty() {
+                    if bad == 0 {
                         String::new()
                     } else {
-                        format!(", {} bad lines skipped", bad.len())
+                        format!(", {bad} bad lines skipped")
                     },
-                    if capacity > 0 && why != "start-up" {
+                    if capacity > 0 {
                         format!("; FIFO changes flushed (+{added} -{deleted})")
                     } else {
                         String::new()
                     }
                 ));
-                tracker.set_access(Some(list));
-                if *mode == Mode::Whitelist {
-                    report_labels(path, tracker.labels_mut().rebuild(&text));
-                }
             }
             Err(e) => {
-                let mut tracker = self.tracker.borrow_mut();
-                match tracker.access() {
-                    Some(old) => warn(format_args!(
-                        "{why}: cannot read {kind} {}: {e}; keeping the previous list ({} info hashes)",
-                        path.display(),
-                        old.len()
-                    )),
-                    None => {
-                        warn(format_args!(
-                            "{why}: cannot read {kind} {}: {e}; starting with an empty {kind}",
-                            path.display()
-                        ));
-                        tracker.set_access(Some(AccessList::empty(*mode)));
-                    }
-                }
+                let tracker = self.tracker.borrow();
+                let kept = tracker.access().map_or(0, |l| l.len());
+                warn(format_args!(
+                    "{why}: cannot read {kind} {}: {e}; keeping the previous list ({kept} info hashes)",
+                    path.display(),
+                ));
             }
         }
+    }
+
+    /// Swaps in the list `text` holds (reporting its bad lines and, for a
+    /// whitelist, rebuilding the release names); returns the hashes listed
+    /// and the lines skipped.
+    fn install_access(&self, mode: Mode, path: &std::path::Path, text: &[u8]) -> (usize, usize) {
+        let (list, bad) = AccessList::parse(mode, text);
+        for b in bad.iter().take(20) {
+            warn(format_args!(
+                "{}:{}: {}, skipped: \"{}\"",
+                path.display(),
+                b.line,
+                b.reason,
+                b.text
+            ));
+        }
+        if bad.len() > 20 {
+            warn(format_args!(
+                "{}: {} more bad lines skipped",
+                path.display(),
+                bad.len() - 20
+            ));
+        }
+        let n = list.len();
+        let mut tracker = self.tracker.borrow_mut();
+        tracker.set_access(Some(list));
+        if mode == Mode::Whitelist {
+            report_labels(path, tracker.labels_mut().rebuild(text));
+        }
+        (n, bad.len())
     }
 
     /// Writes the state file if counts changed since the last write (or `force`).
@@ -282,6 +281,7 @@ pub fn build_tracker(cfg: &Config) -> Result<Tracker, String> {
     let mut tracker = Tracker::new(swarm, Settings::from(cfg));
     tracker.set_labels(Labels::new(budget.labels)?);
     tracker.set_changes_capacity(budget.changes / ENTRY_BYTES);
+    tracker.stats.memory = budget;
     // opentracker's g_tracker_id is random too; the state file keeps it.
     tracker.stats.tracker_id = random_seed() as u32;
     Ok(tracker)
@@ -296,36 +296,59 @@ fn random_seed() -> u64 {
         .finish()
 }
 
-/// Serves until SIGTERM/SIGINT, then saves state. Call after binding and
-/// dropping privileges: access lists and the state file are read from here on.
+/// What main hands `run` besides the sockets: the files read after the
+/// privilege drop, a `-l` dump read before it, and start-up notes (the
+/// privilege drop, FIFOs made) to log after the mode line.
+pub struct Start {
+    /// The access list and state file.
+    pub files: startup::Files,
+    /// `-l`: completed counts from an opentracker state dump.
+    pub dump: Option<Vec<(crate::wire::query::InfoHash, u32)>>,
+    /// Lines for the log, after the mode line.
+    pub notes: Vec<String>,
+}
+
+/// Serves until SIGTERM/SIGINT, then saves state. Call after binding,
+/// dropping privileges and reading the files (`startup::read_files`).
 pub fn run(
     cfg: &Config,
     sockets: Sockets,
     tracker: Tracker,
     signals: signals::Signals,
+    start: Start,
 ) -> Result<(), String> {
     let budget = crate::budget::divide(cfg)?;
-    let access_file = match (&cfg.access.whitelist, &cfg.access.blacklist) {
-        (Some(w), _) => Some((Mode::Whitelist, w.clone())),
-        (None, Some(b)) => Some((Mode::Blacklist, b.clone())),
-        (None, None) => None,
-    };
     let shared: Shared = Rc::new(SharedState {
         tracker: RefCell::new(tracker),
         connections: Cell::new(0),
         max_connections: budget.connections,
         started: Instant::now(),
-        access_file,
+        access_file: startup::access_file(cfg),
         access_stamp: Cell::new(None),
         state_file: cfg.state_file.clone(),
         state_saved: Cell::new((0, 0)),
     });
-    shared.reload_access("start-up");
-    if let Some(path) = &cfg.state_file {
+    // The first line names the mode.
+    match &start.files.access {
+        Some((mode, path, text)) => {
+            shared.access_stamp.set(file_stamp(path));
+            let (_, bad) = shared.install_access(*mode, path, text);
+            let tracker = shared.tracker.borrow();
+            let list = tracker.access().map(|l| (*mode, path.as_path(), l));
+            info(startup::mode_line(list, bad));
+        }
+        None => info(startup::mode_line(None, 0)),
+    }
+    for note in &start.notes {
+        info(note);
+    }
+    if let Some((path, text)) = &start.files.state {
         let mut tracker = shared.tracker.borrow_mut();
-        let first_run = !path.exists();
-        let kept_id = match state::load(path, &mut tracker.swarm) {
-            Ok(l) => {
+        let kept_id = match text
+            .as_deref()
+            .map(|t| state::restore(t, &mut tracker.swarm))
+        {
+            Some(Ok(l)) => {
                 info(format_args!(
                     "state {}: restored {} completed counts",
                     path.display(),
@@ -333,13 +356,14 @@ pub fn run(
                 ));
                 l.tracker_id
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 warn(format_args!(
                     "state {}: {e}; ignored, starting from zero",
                     path.display()
                 ));
                 None
             }
+            None => None,
         };
         shared.state_saved.set(state::fingerprint(&tracker.swarm));
         match kept_id {
@@ -347,12 +371,23 @@ pub fn run(
             // No file yet: write one now, so the new id stays the same after
             // any restart. (A corrupt file is left for the operator to look
             // at until the next regular write.)
-            None if first_run => {
+            None if text.is_none() => {
                 drop(tracker);
                 shared.save_state(true);
             }
             None => {}
         }
+    }
+    if let Some(entries) = &start.dump {
+        let mut tracker = shared.tracker.borrow_mut();
+        let restored = entries
+            .iter()
+            .filter(|(hash, n)| tracker.swarm.set_downloaded(hash, *n))
+            .count();
+        info(format_args!(
+            "-l: loaded {restored} completed counts of {} in the state dump",
+            entries.len()
+        ));
     }
     for (path, change) in [
         (&cfg.access.fifo_add, Change::Add),
@@ -360,8 +395,8 @@ pub fn run(
     ] {
         if let Some(path) = path {
             let kind = match shared.access_file {
-                Some((Mode::Whitelist, _)) => "whitelist",
-                _ => "blacklist",
+                Some((mode, _)) => startup::kind(mode),
+                None => "blacklist",
             };
             let capacity = shared.tracker.borrow().changes().2;
             info(format_args!(
@@ -377,7 +412,7 @@ pub fn run(
         }
     }
     let cap = shared.tracker.borrow().swarm.capacity();
-    info(budget.describe(cfg.max_memory));
+    info(budget.describe());
     // Printed once the access list and state are loaded: "listening" means ready.
     println!(
         "smoltracker {}: listening on {}; memory cap {} KiB ({} torrents, {} IPv4 peers)",

@@ -4,10 +4,34 @@
 use std::ffi::CStr;
 use std::path::Path;
 
-/// What was done, for the start-up log.
+/// What was done, for the start-up log and for messages about files read
+/// afterwards.
 pub struct Dropped {
     /// Human-readable summary.
     pub summary: String,
+    /// Who the tracker runs as now: `nobody (uid 65534)`.
+    pub user: String,
+    /// The directory relative paths start from (the chroot or the chdir),
+    /// and whether it is a chroot (absolute paths are inside it too).
+    pub dir: Option<(std::path::PathBuf, bool)>,
+}
+
+/// `uid N` with the user's name when /etc/passwd (as seen now) has it.
+fn current_user() -> String {
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    let name = std::fs::read_to_string("/etc/passwd").ok().and_then(|t| {
+        t.lines().find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            let _ = f.next()?;
+            (f.next()?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+        })
+    });
+    match name {
+        Some(n) => format!("{n} (uid {uid})"),
+        None => format!("uid {uid}"),
+    }
 }
 
 struct Account {
@@ -95,11 +119,15 @@ pub fn drop_privileges(
             prepare(None)?;
             return Ok(Dropped {
                 summary: format!("not root: working directory {}", dir.display()),
+                user: current_user(),
+                dir: Some((dir.to_path_buf(), false)),
             });
         }
         prepare(None)?;
         return Ok(Dropped {
             summary: "not root: privileges unchanged".into(),
+            user: current_user(),
+            dir: None,
         });
     }
     let name = user.unwrap_or("nobody");
@@ -138,7 +166,11 @@ pub fn drop_privileges(
         "running as {name} (uid {}, gid {})",
         account.uid, account.gid
     ));
-    Ok(Dropped { summary })
+    Ok(Dropped {
+        summary,
+        user: format!("{name} (uid {})", account.uid),
+        dir: rootdir.map(|d| (d.to_path_buf(), true)),
+    })
 }
 
 #[cfg(test)]

@@ -85,7 +85,9 @@ impl Stats {
             self.udp_connects,
             self.udp_announces,
             self.udp_scrapes,
-            self.udp_errors,
+            // opentracker's `missmatch`: requests whose connection id did
+            // not prove their source (refused announces are not counted).
+            self.udp_unproven,
         ];
         w.put_filled(HEAD.as_bytes(), &values)?;
         for (minute, n) in self.renewed.0.iter().enumerate() {
@@ -116,7 +118,7 @@ impl Stats {
             self.tcp_refused,
             self.full_scrapes,
             cap.torrents as u64,
-            cap.bytes as u64,
+            self.memory.cap as u64,
         ];
         w.put_filled(TAIL.as_bytes(), &values)
     }
@@ -141,7 +143,8 @@ mod tests {
             udp_connects: 5,
             udp_announces: 4,
             udp_scrapes: 1,
-            udp_errors: 3,
+            udp_errors: 13,
+            udp_unproven: 3,
             refused_full: 7,
             refused_access: 8,
             ..Stats::default()

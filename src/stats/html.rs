@@ -75,13 +75,14 @@ fn put_size(w: &mut Writer<'_>, bytes: u64) -> Result<(), Overflow> {
 /// The page up to the first row, its fields filled in.
 pub fn put_head(
     w: &mut Writer<'_>,
+    memory: &crate::budget::Budget,
     swarm: &Swarm,
     labels: &Labels,
     uptime: u32,
 ) -> Result<(), Overflow> {
     let (seeders, leechers, completed) = swarm.totals();
     let used = (swarm.memory_used() + labels.used()) as u64;
-    let cap = (swarm.capacity().bytes + labels.budget()) as u64;
+    let cap = memory.cap as u64;
     let mut rest = PAGE;
     while let Some((text, name, after)) = field(rest) {
         w.put(text)?;
@@ -94,6 +95,19 @@ pub fn put_head(
             b"completed" => w.put_dec(completed)?,
             b"used" => put_size(w, used)?,
             b"cap" => put_size(w, cap)?,
+            b"parts" => {
+                for (i, (name, bytes)) in memory.parts().into_iter().enumerate() {
+                    if bytes == 0 {
+                        continue;
+                    }
+                    if i > 0 {
+                        w.put(b", ")?;
+                    }
+                    w.put(name.replace('_', " ").as_bytes())?;
+                    w.put(b" ")?;
+                    put_size(w, bytes as u64)?;
+                }
+            }
             b"percent" => put_tenths(w, (used * 1000).checked_div(cap).unwrap_or(0).min(1000))?,
             b"rows" => return Ok(()),
             _ => {}
@@ -192,6 +206,7 @@ mod tests {
             "completed",
             "used",
             "cap",
+            "parts",
             "percent",
             "rows",
         ];

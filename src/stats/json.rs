@@ -10,7 +10,7 @@ use crate::wire::{Overflow, Writer};
 /// The document up to the torrent list: each piece is followed by the
 /// value of the same index in [`put_head`] (one table, so the layout costs
 /// no code per field).
-const HEAD: [&str; 34] = [
+const HEAD: [&str; 39] = [
     concat!(
         "{\"version\":\"",
         env!("CARGO_PKG_VERSION"),
@@ -47,6 +47,11 @@ const HEAD: [&str; 34] = [
     ",\"torrents_capacity\":",
     ",\"labels_used\":",
     ",\"labels_cap\":",
+    ",\"tables_cap\":",
+    ",\"connections_cap\":",
+    ",\"sockets\":",
+    ",\"fixed\":",
+    ",\"fifo_changes\":",
     "},\n\"labels\":{\"count\":",
     ",\"dropped\":",
 ];
@@ -62,7 +67,7 @@ pub fn put_head(
     let (seeders, leechers, completed) = swarm.totals();
     let cap = swarm.capacity();
     let e = &stats.http_errors;
-    let values: [u64; 34] = [
+    let values: [u64; 39] = [
         uptime.into(),
         swarm.torrent_count() as u64,
         seeders + leechers,
@@ -91,10 +96,15 @@ pub fn put_head(
         stats.tcp_refused,
         swarm.evictions(),
         (swarm.memory_used() + labels.used()) as u64,
-        (cap.bytes + labels.budget()) as u64,
+        stats.memory.cap as u64,
         cap.torrents as u64,
         labels.used() as u64,
         labels.budget() as u64,
+        stats.memory.tables as u64,
+        stats.memory.connection_bytes as u64,
+        stats.memory.socket_bytes as u64,
+        stats.memory.fixed_bytes as u64,
+        stats.memory.changes as u64,
         labels.len() as u64,
         labels.dropped() as u64,
     ];

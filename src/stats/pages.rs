@@ -125,7 +125,7 @@ impl PageStream {
     ) -> Result<(), Overflow> {
         match self.kind {
             PageKind::Json => json::put_head(w, stats, swarm, labels, self.uptime),
-            PageKind::Html => html::put_head(w, swarm, labels, self.uptime),
+            PageKind::Html => html::put_head(w, &stats.memory, swarm, labels, self.uptime),
             PageKind::Prometheus => {
                 stats.render(Page::Prometheus, swarm, self.uptime, w)?;
                 w.put(PEERS_HEAD)

@@ -25,6 +25,7 @@ pub(crate) fn swarm_with_two() -> Swarm {
             event: Event::None,
             numwant: 0,
             other_family: false,
+            listed: false,
         };
         s.announce(&a, 0, &mut sel).unwrap();
     }

@@ -191,6 +191,9 @@ pub struct Announce {
     pub numwant: usize,
     /// Also return peers of the other address family (HTTP `peers6`/`peers`).
     pub other_family: bool,
+    /// The operator listed this hash (a whitelist, a FIFO add): creating its
+    /// torrent is never charged to the source network's new-torrent budget.
+    pub listed: bool,
 }
 
 /// Peers chosen for one announce reply, as compact records (BEP 23 / BEP 7).
@@ -597,8 +600,9 @@ impl Swarm {
                 Some(t) => t,
                 None if a.event == Event::Stopped => return Ok(Counts::default()),
                 None => {
-                    // Creating a torrent costs the source network a token.
-                    if !charged && !self.sources.take(a.ip, now) {
+                    // Creating a torrent costs the source network a token,
+                    // unless the operator listed it.
+                    if !charged && !a.listed && !self.sources.take(a.ip, now) {
                         return Err(Refusal::Rate);
                     }
                     charged = true;

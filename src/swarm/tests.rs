@@ -22,6 +22,7 @@ fn ann(hash: u8, ip: [u8; 4], port: u16, seeder: bool, event: Event) -> Announce
         event,
         numwant: 50,
         other_family: false,
+        listed: false,
     }
 }
 
@@ -1056,6 +1057,7 @@ mod sizing {
                 event: Event::Started,
                 numwant: 0,
                 other_family: false,
+                listed: false,
             };
             s.announce(&a, 0, &mut sel).unwrap();
         }

@@ -249,6 +249,7 @@ fn streamed_pages_are_in_hash_order_across_batches_and_changes() {
         event: Event::None,
         numwant: 0,
         other_family: false,
+        listed: false,
     };
     let n = 5 * ORDER_BATCH as u32 + 7;
     for i in 0..n {
