@@ -14,6 +14,7 @@
 //! request. Idle ones expire after a limit, and the answered one idle
 //! longest is closed to give its slot to a new client.
 
+use super::slots::Slot;
 use smol::Async;
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -39,6 +40,8 @@ pub struct Entry {
     pub answers: u8,
     /// When it was last answered, in milliseconds since the set's start.
     since: u32,
+    /// Its place among `max_connections`, given back when it goes.
+    pub slot: Slot,
 }
 
 /// A listener and its kept-alive connections.
@@ -110,7 +113,13 @@ impl Alive {
     /// Keeps a connection that has nothing unread (and was answered in full
     /// `answers` times); gives it back if the set is full or the kernel
     /// refuses it.
-    pub fn add(&self, stream: TcpStream, client: IpAddr, answers: u8) -> Result<(), TcpStream> {
+    pub fn add(
+        &self,
+        stream: TcpStream,
+        client: IpAddr,
+        answers: u8,
+        slot: Slot,
+    ) -> Result<(), TcpStream> {
         let Some(index) = self.free.borrow_mut().pop() else {
             return Err(stream);
         };
@@ -126,6 +135,7 @@ impl Alive {
             client,
             answers,
             since: self.now_ms(),
+            slot,
         });
         self.len.set(self.len.get() + 1);
         if self.len.get() == 1 {
@@ -271,14 +281,18 @@ mod tests {
         "127.0.0.1".parse().unwrap()
     }
 
+    fn slot() -> Slot {
+        crate::server::slots::Slots::new(0).take_anyway()
+    }
+
     #[test]
     fn events_name_the_listener_and_the_connections_with_something_to_read() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let a = Alive::new(l.as_raw_fd(), 4).unwrap();
         let (mut c1, s1) = pair(&l);
         let (_c2, s2) = pair(&l);
-        a.add(s1, ip(), 1).unwrap();
-        a.add(s2, ip(), 1).unwrap();
+        a.add(s1, ip(), 1, slot()).unwrap();
+        a.add(s2, ip(), 1, slot()).unwrap();
         assert_eq!(a.len(), 2);
         let mut ev = events();
         assert_eq!(a.ready(&mut ev), 0, "nothing yet");
@@ -296,9 +310,9 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let a = Alive::new(l.as_raw_fd(), 1).unwrap();
         let (mut c, s) = pair(&l);
-        a.add(s, ip(), 1).unwrap();
+        a.add(s, ip(), 1, slot()).unwrap();
         let (_c2, s2) = pair(&l);
-        assert!(a.add(s2, ip(), 1).is_err(), "full");
+        assert!(a.add(s2, ip(), 1, slot()).is_err(), "full");
         let e = a.take(0).unwrap();
         assert!(a.is_empty() && a.take(0).is_none());
         c.write_all(b"x").unwrap();
@@ -316,11 +330,11 @@ mod tests {
         let (mut c1, s1) = pair(&l);
         let (_c2, s2) = pair(&l);
         let (_c3, s3) = pair(&l);
-        a.add(s0, ip(), 0).unwrap(); // new: waits for its first request
-        a.add(s1, ip(), 1).unwrap();
+        a.add(s0, ip(), 0, slot()).unwrap(); // new: waits for its first request
+        a.add(s1, ip(), 1, slot()).unwrap();
         std::thread::sleep(Duration::from_millis(30));
-        a.add(s2, ip(), 2).unwrap();
-        a.add(s3, ip(), 1).unwrap();
+        a.add(s2, ip(), 2, slot()).unwrap();
+        a.add(s3, ip(), 1, slot()).unwrap();
         let e3 = a.lend(3).unwrap();
         a.restore(3, e3, true); // s3 answered again: idle the shortest, and reused
         let oldest = a.oldest().unwrap();

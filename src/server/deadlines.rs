@@ -80,10 +80,18 @@ impl Deadlines {
         self.start.elapsed().as_millis() as u32
     }
 
-    /// Registers a connection's socket; None if the table is full.
-    pub fn register(self: &Rc<Self>, fd: RawFd) -> Option<Ticket> {
+    /// Registers a connection's socket, to make progress within `limit`
+    /// (writing, until armed otherwise); None if the table is full. The
+    /// deadline is set here, not at the task's first poll: a sweep that runs
+    /// before that must not find the new entry past due.
+    pub fn register(self: &Rc<Self>, fd: RawFd, limit: Duration) -> Option<Ticket> {
         let index = self.free.borrow_mut().pop()?;
-        self.slots.borrow_mut()[index] = Slot { fd, ..FREE };
+        let deadline = self.now_ms().wrapping_add(limit.as_millis() as u32);
+        self.slots.borrow_mut()[index] = Slot {
+            fd,
+            deadline,
+            ..FREE
+        };
         self.used.set(self.used.get() + 1);
         if self.used.get() == 1 {
             if let Some(w) = self.waker.take() {
@@ -167,8 +175,10 @@ fn due(now: u32, deadline: u32) -> bool {
 
 fn shutdown(fd: RawFd) {
     // SAFETY: fd is the open socket of a registered connection: its task
-    // owns it and unregisters before closing it. shutdown() only ends the
-    // connection; the descriptor stays valid until the task closes it.
+    // owns it and drops its ticket (unregisters) before the socket is closed
+    // or handed back (http::connection), with no await in between, so the
+    // fd cannot have been closed and reused while registered. shutdown()
+    // only ends the connection; the descriptor stays valid.
     unsafe {
         libc::shutdown(fd, libc::SHUT_RDWR);
     }
@@ -235,8 +245,8 @@ mod tests {
         let t = Deadlines::new(4);
         let (mut c1, s1) = pair();
         let (mut c2, s2) = pair();
-        let k1 = t.register(s1.as_raw_fd()).unwrap();
-        let k2 = t.register(s2.as_raw_fd()).unwrap();
+        let k1 = t.register(s1.as_raw_fd(), Duration::ZERO).unwrap();
+        let k2 = t.register(s2.as_raw_fd(), Duration::ZERO).unwrap();
         k1.arm(Duration::ZERO);
         k2.arm(Duration::from_secs(60));
         assert_eq!(t.sweep(), 1);
@@ -256,7 +266,7 @@ mod tests {
         let conns: Vec<_> = (0..PENDING + 2).map(|_| pair()).collect();
         let k: Vec<_> = conns
             .iter()
-            .map(|(_, s)| t.register(s.as_raw_fd()).unwrap())
+            .map(|(_, s)| t.register(s.as_raw_fd(), Duration::from_secs(60)).unwrap())
             .collect();
         let now = t.now_ms();
         for (i, k) in k.iter().enumerate() {
@@ -291,13 +301,27 @@ mod tests {
         assert_eq!(t.used.get(), 0);
     }
 
+    /// A new connection was registered with deadline 0, which `due` takes
+    /// as past for the first 24.8 days: a sweep run before the task's first
+    /// poll shut it down (a cut-off reply, a truncated page, no answer).
+    #[test]
+    fn a_connection_just_registered_is_not_past_its_deadline() {
+        let t = Deadlines::new(2);
+        let (mut c, s) = pair();
+        let _k = t.register(s.as_raw_fd(), Duration::from_secs(10)).unwrap();
+        assert_eq!(t.sweep(), 0);
+        c.set_nonblocking(true).unwrap();
+        let mut b = [0u8; 1];
+        assert!(c.read(&mut b).is_err(), "still open: no FIN");
+    }
+
     #[test]
     fn a_full_table_refuses_and_a_dropped_ticket_frees_its_entry() {
         let t = Deadlines::new(1);
         let (_c, s) = pair();
-        let k = t.register(s.as_raw_fd()).unwrap();
-        assert!(t.register(s.as_raw_fd()).is_none());
+        let k = t.register(s.as_raw_fd(), Duration::ZERO).unwrap();
+        assert!(t.register(s.as_raw_fd(), Duration::ZERO).is_none());
         drop(k);
-        assert!(t.register(s.as_raw_fd()).is_some());
+        assert!(t.register(s.as_raw_fd(), Duration::ZERO).is_some());
     }
 }

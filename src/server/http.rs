@@ -10,8 +10,10 @@ use super::alive::{self, Alive, Entry, LISTENER};
 use super::deadlines::{self, Deadlines, Ticket};
 use super::defer::{self, Defer};
 use super::reuse::Reuse;
+use super::slots::Slot;
 use super::ticker::Ticker;
 use super::{bind, Shared};
+use crate::tracker::HttpReply;
 use crate::wire::http::{parse_head, HeadError, HEAD_ROOM};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::{Async, Timer};
@@ -57,7 +59,8 @@ pub const RECLAIM_AFTER: Duration = Duration::from_secs(2);
 enum First {
     /// Answered and closed (or the client went away).
     Done,
-    /// Answered in full and kept alive with nothing unread: to wait in the set.
+    /// Answered in full and kept alive with nothing unread: to wait in the
+    /// set (with the slot `answer` saw to).
     Keep,
     /// Needs a task: a request still arriving, a reply that did not fit the
     /// socket buffer, pipelined requests, or a streamed page.
@@ -78,6 +81,16 @@ struct Pending {
     answers: u32,
 }
 
+/// Where a connection's slot is while one of its requests is answered.
+enum Slotted {
+    /// A new connection, without one yet.
+    None,
+    /// Held here (a new connection that got one, or a task's).
+    Held(Slot),
+    /// In its entry in the set (a kept-alive connection).
+    InSet,
+}
+
 /// What the loop and its connection tasks share.
 #[derive(Clone)]
 struct Tasks {
@@ -96,7 +109,7 @@ pub async fn serve(listener: Async<TcpListener>, shared: Shared) {
     // Slack over max_connections: a task may still be ending when the
     // connection that took its slot is kept, and slots reclaimed from tasks
     // are free only once those end (deadlines::PENDING of them at most).
-    let room = shared.max_connections + 16 + deadlines::PENDING;
+    let room = shared.slots.max() + 16 + deadlines::PENDING;
     let alive = match Alive::new(listener.as_raw_fd(), room) {
         Ok(a) => Rc::new(a),
         Err(e) => {
@@ -242,11 +255,9 @@ fn accept_ready(
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 // Its request is still on the way: it waits in the set, if a
                 // slot is free or can be reclaimed (`Tasks::reclaim`).
-                if shared.connections.get() >= shared.max_connections && !tasks.reclaim() {
-                    tasks.refuse(&stream, out);
-                } else {
-                    shared.connections.set(shared.connections.get() + 1);
-                    tasks.keep(stream, client, 0);
+                match tasks.new_slot() {
+                    Some(slot) => tasks.keep(stream, client, 0, slot),
+                    None => tasks.refuse(&stream, out),
                 }
                 continue;
             }
@@ -255,6 +266,7 @@ fn accept_ready(
         // A request that has already arrived is answered here, slot or no
         // slot: idle connections holding every slot cannot lock out real
         // clients.
+        let mut slot = Slotted::None;
         match respond(
             &stream,
             client,
@@ -262,18 +274,17 @@ fn accept_ready(
             &req[..n],
             req.len(),
             out,
-            Seen {
-                answers: 0,
-                has_slot: false,
-            },
+            0,
+            &mut slot,
         ) {
             First::Done => {}
             First::Keep => {
-                // respond saw to the slot
-                shared.connections.set(shared.connections.get() + 1);
-                tasks.keep(stream, client, 1);
+                // Kept alive only with a slot (`answer`).
+                if let Slotted::Held(slot) = slot {
+                    tasks.keep(stream, client, 1, slot);
+                }
             }
-            First::Later(p) => tasks.start_new(stream, client, p, out),
+            First::Later(p) => tasks.start_new(stream, client, p, slot, out),
         }
     }
     false
@@ -298,10 +309,8 @@ fn serve_kept(token: u64, tasks: &Tasks, req: &mut [u8], out: &mut [u8]) {
             return;
         }
     };
-    if e.answers == 1 {
-        tasks.reuse.record(e.client, true);
-    }
     let answers = u32::from(e.answers);
+    let mut slot = Slotted::InSet;
     match respond(
         &e.stream,
         e.client,
@@ -309,63 +318,67 @@ fn serve_kept(token: u64, tasks: &Tasks, req: &mut [u8], out: &mut [u8]) {
         &req[..n],
         req.len(),
         out,
-        Seen {
-            answers,
-            has_slot: true,
-        },
+        answers,
+        &mut slot,
     ) {
+        // Same entry, same slot in the set: no epoll_ctl.
         First::Keep => tasks.alive.restore(token, e, true),
         First::Later(p) => {
             tasks.alive.remove(token, &e);
-            tasks.start(e.stream, e.client, p);
+            tasks.start(e.stream, e.client, p, e.slot);
         }
         First::Done => {
             tasks.alive.remove(token, &e);
             drop(e);
-            tasks.release();
         }
     }
 }
 
 impl Tasks {
-    /// Gives up a connection's slot.
-    fn release(&self) {
-        let c = &self.shared.connections;
-        c.set(c.get() - 1);
-    }
-
-    /// Closes a kept-alive connection taken from the set.
+    /// Closes a kept-alive connection taken from the set (its slot goes
+    /// with it).
     fn close(&self, e: Entry) {
         if e.answers == 1 {
             self.reuse.record(e.client, false);
         }
-        drop(e);
-        self.release();
     }
 
     /// Keeps a connection that holds a slot in the set, or closes it if the
     /// set cannot take it (a server may close an idle kept-alive connection
     /// at any time).
-    fn keep(&self, stream: TcpStream, client: IpAddr, answers: u8) {
-        if self.alive.add(stream, client, answers).is_err() {
-            self.release();
-        }
+    fn keep(&self, stream: TcpStream, client: IpAddr, answers: u8, slot: Slot) {
+        let _ = self.alive.add(stream, client, answers, slot);
     }
 
-    /// Gives a connection that holds no slot yet a task, if a slot is free;
-    /// otherwise a best-effort 503 if nothing was sent yet, and a close.
-    fn start_new(&self, stream: TcpStream, client: IpAddr, pending: Pending, out: &mut [u8]) {
-        let shared = &self.shared;
-        if shared.connections.get() >= shared.max_connections && !self.reclaim() {
-            if pending.answers == 0 {
-                self.refuse(&stream, out);
-            } else {
-                shared.tracker.borrow_mut().stats.tcp_refused += 1;
-            }
-            return;
+    /// A slot for a new connection: a free one, else one reclaimed
+    /// (`reclaim`).
+    fn new_slot(&self) -> Option<Slot> {
+        let slots = &self.shared.slots;
+        slots
+            .take()
+            .or_else(|| self.reclaim().then(|| slots.take_anyway()))
+    }
+
+    /// Gives a new connection (`slot`: whether it got one to be kept alive)
+    /// a task, if it has or can get a slot; otherwise a best-effort 503 if
+    /// nothing was sent yet, and a close.
+    fn start_new(
+        &self,
+        stream: TcpStream,
+        client: IpAddr,
+        pending: Pending,
+        slot: Slotted,
+        out: &mut [u8],
+    ) {
+        let slot = match slot {
+            Slotted::Held(s) => Some(s),
+            _ => self.new_slot(),
+        };
+        match slot {
+            Some(slot) => self.start(stream, client, pending, slot),
+            None if pending.answers == 0 => self.refuse(&stream, out),
+            None => self.shared.tracker.borrow_mut().stats.tcp_refused += 1,
         }
-        shared.connections.set(shared.connections.get() + 1);
-        self.start(stream, client, pending);
     }
 
     /// No slot for a connection that was sent nothing yet: a best-effort 503
@@ -377,22 +390,23 @@ impl Tasks {
         let _ = { stream }.write(&out[reply.range]);
     }
 
-    /// Gives a connection that holds a slot its own task, which hands it
-    /// back to the set when done with it, or frees the slot when it closes.
-    fn start(&self, stream: TcpStream, client: IpAddr, pending: Pending) {
-        let ticket = self.limits.register(stream.as_raw_fd());
+    /// Gives a connection that holds `slot` its own task, which hands it
+    /// back to the set when done with it, or closes it (and so frees the
+    /// slot).
+    fn start(&self, stream: TcpStream, client: IpAddr, pending: Pending, slot: Slot) {
+        // Until its first arm (the unsent part goes first), the task is
+        // writing: a new entry is never past its deadline.
+        let ticket = self.limits.register(stream.as_raw_fd(), IO_TIMEOUT);
         let (Some(ticket), Ok(stream)) = (ticket, Async::new_nonblocking(stream)) else {
-            self.release();
             return;
         };
         let tasks = self.clone();
         self.shared
             .spawn(async move {
-                let back = connection(stream, client, &tasks, &ticket, pending).await;
-                drop(ticket);
-                match back {
-                    Some((stream, answers)) => tasks.keep(stream, client, answers),
-                    None => tasks.release(),
+                if let Some((stream, answers, slot)) =
+                    connection(stream, client, &tasks, ticket, pending, slot).await
+                {
+                    tasks.keep(stream, client, answers, slot);
                 }
             })
             .detach();
@@ -428,9 +442,11 @@ impl Tasks {
 
     /// A slot for a connection to keep alive: a free one, else the one of
     /// the connection idle longest in the set after an answer.
-    fn slot_for_keep_alive(&self) -> bool {
-        let c = &self.shared.connections;
-        c.get() < self.shared.max_connections || self.close_oldest_answered()
+    fn slot_for_keep_alive(&self) -> Option<Slot> {
+        let slots = &self.shared.slots;
+        slots
+            .take()
+            .or_else(|| self.close_oldest_answered().then(|| slots.take_anyway()))
     }
 
     /// Closes the connection idle longest in the set after an answer, if
@@ -440,18 +456,58 @@ impl Tasks {
     }
 }
 
-/// What a connection had before its request: how many answers, and whether
-/// it holds a slot.
-struct Seen {
+/// What a request gets: the one place that decides, for the answer on the
+/// spot and for a connection's task alike. Parses the request at the start
+/// of `arrived` (`room`: the buffer's size, to tell a head too large from one
+/// still arriving) and writes its answer into `out`; returns the answer and
+/// the bytes it used, or None while the head is still arriving.
+///
+/// `answers`: how many the connection had before. A new connection is kept
+/// alive only if its client is offered that (`reuse`) and it has, or gets,
+/// a slot (`slot` then holds it); a second request on a connection is
+/// recorded as reuse.
+fn answer(
+    tasks: &Tasks,
+    client: IpAddr,
+    arrived: &[u8],
+    room: usize,
+    out: &mut [u8],
     answers: u32,
-    has_slot: bool,
+    slot: &mut Slotted,
+) -> Option<(HttpReply, usize)> {
+    let mut tracker = tasks.shared.tracker.borrow_mut();
+    match parse_head(arrived) {
+        Ok(mut head) => {
+            if head.keep_alive && answers == 0 {
+                let offered = tasks.reuse.offer(client);
+                if offered && matches!(slot, Slotted::None) {
+                    // Closing the oldest idle connection for the slot may
+                    // record its reuse: the tracker is not borrowed then.
+                    drop(tracker);
+                    if let Some(s) = tasks.slot_for_keep_alive() {
+                        *slot = Slotted::Held(s);
+                    }
+                    tracker = tasks.shared.tracker.borrow_mut();
+                }
+                // Without a slot the answer says `Connection: close` (never
+                // keep-alive, then a silent close).
+                head.keep_alive = offered && !matches!(slot, Slotted::None);
+            }
+            if answers == 1 {
+                tasks.reuse.record(client, true);
+            }
+            let now = tasks.shared.now();
+            Some((tracker.http(&head, client, now, out), head.len))
+        }
+        Err(HeadError::Partial) if arrived.len() < room => None,
+        Err(e) => Some((tracker.http_error(error_code(e), false, out), arrived.len())),
+    }
 }
 
-/// Answers the request at the start of `arrived` (`room`: the buffer's size,
-/// to tell a head too large from one still arriving) and writes the answer.
-/// `answers`: how many the connection already had; 0 for a new connection,
-/// which may be kept alive only if its client is offered that (`reuse`) and
-/// a slot is there for it.
+/// Answers the request at the start of `arrived` on the spot (`answer`) and
+/// writes the answer; what is left (the rest of a request, of the answer,
+/// a streamed page, pipelined requests) is for a task.
+#[allow(clippy::too_many_arguments)]
 fn respond(
     stream: &TcpStream,
     client: IpAddr,
@@ -459,42 +515,19 @@ fn respond(
     arrived: &[u8],
     room: usize,
     out: &mut [u8],
-    seen: Seen,
+    answers: u32,
+    slot: &mut Slotted,
 ) -> First {
-    let Seen { answers, has_slot } = seen;
-    let shared = &tasks.shared;
     let n = arrived.len();
-    let (reply, used) = match parse_head(arrived) {
-        Ok(mut head) => {
-            // Without a slot the answer says `Connection: close` (never
-            // keep-alive, then a silent close).
-            if head.keep_alive
-                && answers == 0
-                && !(tasks.reuse.offer(client) && (has_slot || tasks.slot_for_keep_alive()))
-            {
-                head.keep_alive = false;
-            }
-            let now = shared.now();
-            let reply = shared.tracker.borrow_mut().http(&head, client, now, out);
-            (reply, head.len)
-        }
+    let Some((reply, used)) = answer(tasks, client, arrived, room, out, answers, slot) else {
         // Still arriving: a connection task reads the rest.
-        Err(HeadError::Partial) if n < room => {
-            return First::Later(Pending {
-                unread: arrived.to_vec(),
-                unsent: Vec::new(),
-                stream: None,
-                keep_alive: true,
-                answers,
-            })
-        }
-        Err(e) => (
-            shared
-                .tracker
-                .borrow_mut()
-                .http_error(error_code(e), false, out),
-            n,
-        ),
+        return First::Later(Pending {
+            unread: arrived.to_vec(),
+            unsent: Vec::new(),
+            stream: None,
+            keep_alive: true,
+            answers,
+        });
     };
     let bytes = &out[reply.range.clone()];
     let last = reply.stream.is_none() && !reply.keep_alive;
@@ -545,30 +578,36 @@ enum End {
 
 /// A connection's task: finishes what was pending, then reads and answers
 /// requests until none is left half-read or unanswered. Returns the
-/// connection to go back to the set (and its count of answers), or None
-/// once it is closed.
+/// connection to go back to the set (with its count of answers and its
+/// slot), or None once it is closed (its slot then freed). The deadline
+/// entry goes before the socket closes (see `deadlines::shutdown`).
 async fn connection(
     mut stream: Async<TcpStream>,
     client: IpAddr,
     tasks: &Tasks,
-    limit: &Ticket,
+    limit: Ticket,
     pending: Pending,
-) -> Option<(TcpStream, u8)> {
+    slot: Slot,
+) -> Option<(TcpStream, u8, Slot)> {
     // One place for each await, so the task's code exists once.
-    match requests(&mut stream, client, tasks, limit, pending).await {
+    let end = requests(&mut stream, client, tasks, &limit, pending).await;
+    let back = match end {
         End::Close => None,
-        End::Back(answers) => stream.into_inner().ok().map(|s| (s, answers)),
+        End::Back(answers) => Some(answers),
         End::Stream(mut body, mut out) => loop {
             let n = tasks
                 .shared
                 .tracker
                 .borrow_mut()
                 .stream_chunk(&mut body, &mut out);
-            if n == 0 || send(&mut stream, limit, &out[..n]).await.is_err() {
-                return None;
+            if n == 0 || send(&mut stream, &limit, &out[..n]).await.is_err() {
+                break None;
             }
         },
-    }
+    };
+    drop(limit);
+    let answers = back?;
+    stream.into_inner().ok().map(|s| (s, answers, slot))
 }
 
 /// Writes `bytes` whole within IO_TIMEOUT.
@@ -587,7 +626,6 @@ async fn requests(
     limit: &Ticket,
     pending: Pending,
 ) -> End {
-    let shared = &tasks.shared;
     if send(stream, limit, &pending.unsent).await.is_err() {
         return End::Close;
     }
@@ -624,48 +662,40 @@ async fn requests(
     } else {
         IO_TIMEOUT
     });
+    // A task holds its connection's slot (in `connection`).
+    let mut slot = Slotted::InSet;
     loop {
-        let parsed = parse_head(&req[..filled]);
-        if let Err(HeadError::Partial) = parsed {
-            if filled < req.len() {
-                let n = match stream.read(&mut req[filled..]).await {
-                    Ok(n) if n > 0 => n,
-                    _ => return End::Close,
-                };
-                if filled == 0 {
-                    limit.arm_reading(IO_TIMEOUT);
-                }
-                filled += n;
-                continue;
+        // The head is read whole before the answer's buffer comes, so a
+        // connection whose request trickles in holds one buffer, not two.
+        let partial = matches!(parse_head(&req[..filled]), Err(HeadError::Partial));
+        if partial && filled < req.len() {
+            let n = match stream.read(&mut req[filled..]).await {
+                Ok(n) if n > 0 => n,
+                _ => return End::Close,
+            };
+            if filled == 0 {
+                limit.arm_reading(IO_TIMEOUT);
             }
+            filled += n;
+            continue;
         }
         if out.is_empty() {
             out = vec![0u8; RESPONSE_MAX];
         }
-        let (reply, used) = match parsed {
-            Ok(mut head) => {
-                if answers == 0 && !tasks.reuse.offer(client) {
-                    head.keep_alive = false;
-                }
-                let now = shared.now();
-                let reply = shared
-                    .tracker
-                    .borrow_mut()
-                    .http(&head, client, now, &mut out);
-                (reply, head.len)
-            }
-            Err(e) => {
-                let reply = shared
-                    .tracker
-                    .borrow_mut()
-                    .http_error(error_code(e), false, &mut out);
-                (reply, filled)
-            }
+        // A head is there, or the buffer is full (answered 413): never None.
+        let answered = answer(
+            tasks,
+            client,
+            &req[..filled],
+            req.len(),
+            &mut out,
+            answers,
+            &mut slot,
+        );
+        let Some((reply, used)) = answered else {
+            return End::Close;
         };
         answers += 1;
-        if answers == 2 {
-            tasks.reuse.record(client, true);
-        }
         if send(stream, limit, &out[reply.range]).await.is_err() {
             return End::Close;
         }

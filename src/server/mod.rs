@@ -13,6 +13,7 @@ pub mod privileges;
 pub mod reuse;
 pub mod run_queue;
 pub mod signals;
+pub mod slots;
 pub mod startup;
 #[cfg(all(target_os = "linux", target_env = "musl"))]
 pub mod thread_name;
@@ -67,10 +68,8 @@ fn warn_dyn(msg: &dyn std::fmt::Display) {
 pub struct SharedState {
     /// The tracker.
     pub tracker: RefCell<Tracker>,
-    /// Open HTTP connections.
-    pub connections: Cell<usize>,
-    /// Most HTTP connections at once.
-    pub max_connections: usize,
+    /// HTTP connection slots (`tracker.max_connections`).
+    pub slots: slots::Slots,
     started: Instant,
     access_file: Option<(Mode, PathBuf)>,
     access_stamp: Cell<Option<(SystemTime, u64)>>,
@@ -320,8 +319,7 @@ pub fn run(
     let budget = crate::budget::divide(cfg)?;
     let shared: Shared = Rc::new(SharedState {
         tracker: RefCell::new(tracker),
-        connections: Cell::new(0),
-        max_connections: budget.connections,
+        slots: slots::Slots::new(budget.connections),
         started: Instant::now(),
         access_file: startup::access_file(cfg),
         access_stamp: Cell::new(None),
