@@ -10,8 +10,8 @@
 pub mod changes;
 pub mod fifo_lines;
 
+use crate::info_hash::InfoHash;
 use crate::wire::parse_hex20;
-use crate::wire::query::InfoHash;
 use std::path::Path;
 use std::time::SystemTime;
 

@@ -10,8 +10,8 @@
 //! line that set it.
 
 use crate::config::Config;
-use crate::server::{http, udp};
 use crate::swarm::Swarm;
+use crate::wire::http;
 
 /// What one HTTP connection may hold at once: its request and response
 /// buffers, plus its task, reactor entry and allocator overhead.
@@ -67,9 +67,12 @@ pub fn changes_budget(cfg: &Config) -> usize {
 
 /// Divides `cfg.max_memory`; errors say what does not fit and, for an
 /// explicit `tracker.max_connections`, where it was set.
-pub fn divide(cfg: &Config) -> Result<Budget, String> {
+///
+/// `udp_batch_bytes`: what one UDP socket's batch buffers take (the server
+/// knows how it batches).
+pub fn divide(cfg: &Config, udp_batch_bytes: usize) -> Result<Budget, String> {
     let cap = cfg.max_memory;
-    let socket_bytes = cfg.udp.len().max(1) * udp::batch_bytes()
+    let socket_bytes = cfg.udp.len().max(1) * udp_batch_bytes
         + cfg.tcp.len().max(1) * (http::REQUEST_MAX + http::RESPONSE_MAX);
     let fixed_bytes = Swarm::fixed_bytes(&cfg.policy);
     let labels = label_budget(cfg);
@@ -149,6 +152,11 @@ impl Budget {
 mod tests {
     use super::*;
 
+    /// As the server divides, with its UDP batch size.
+    fn divide_t(cfg: &Config) -> Result<Budget, String> {
+        divide(cfg, crate::server::udp::batch_bytes())
+    }
+
     fn cfg(mem: usize) -> Config {
         let mut c = Config {
             max_memory: mem,
@@ -165,7 +173,7 @@ mod tests {
     #[test]
     fn every_part_fits_in_the_cap() {
         for mem in [1 << 20, 4 << 20, 8 << 20, 64 << 20] {
-            let b = divide(&cfg(mem)).unwrap();
+            let b = divide_t(&cfg(mem)).unwrap();
             assert_eq!(
                 b.tables
                     + b.connection_bytes
@@ -177,8 +185,8 @@ mod tests {
             );
             assert!(b.connections >= 1 && b.connections <= DERIVED_MAX_CONNECTIONS);
         }
-        assert_eq!(divide(&cfg(4 << 20)).unwrap().connections, 50);
-        assert_eq!(divide(&cfg(64 << 20)).unwrap().connections, 256);
+        assert_eq!(divide_t(&cfg(4 << 20)).unwrap().connections, 50);
+        assert_eq!(divide_t(&cfg(64 << 20)).unwrap().connections, 256);
     }
 
     #[test]
@@ -186,14 +194,14 @@ mod tests {
         let mut c = cfg(4 << 20);
         c.max_connections = 256;
         c.max_connections_at = Some("x.conf:7".into());
-        let e = divide(&c).unwrap_err();
+        let e = divide_t(&c).unwrap_err();
         assert!(
             e.starts_with("x.conf:7: tracker.max_connections 256"),
             "{e}"
         );
         c.max_connections = 100;
-        assert_eq!(divide(&c).unwrap().connections, 100);
-        assert!(divide(&cfg(128 << 10)).unwrap_err().contains("too small"));
+        assert_eq!(divide_t(&c).unwrap().connections, 100);
+        assert!(divide_t(&cfg(128 << 10)).unwrap_err().contains("too small"));
     }
 
     #[test]
@@ -208,7 +216,7 @@ mod tests {
         assert_eq!(c.policy.max_peers_per_address, 4);
         assert_eq!(c.policy.new_torrents_per_minute, 0);
         assert_eq!(c.policy.new_torrents_burst, 9);
-        let e = divide(&c).unwrap_err();
+        let e = divide_t(&c).unwrap_err();
         assert!(
             e.starts_with("f.conf:2: tracker.max_connections 300"),
             "{e}"

@@ -13,9 +13,9 @@
 //! by the label bytes. It is rebuilt in place when the whitelist is reloaded;
 //! labels that do not fit are left out and counted.
 
+use crate::info_hash::InfoHash;
 use crate::region::Words;
 use crate::wire::parse_hex20;
-use crate::wire::query::InfoHash;
 
 /// Longest label kept, in bytes of UTF-8.
 pub const LABEL_MAX: usize = 64;

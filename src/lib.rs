@@ -8,6 +8,7 @@ pub mod access;
 pub mod budget;
 pub mod config;
 pub mod connection_id;
+pub mod info_hash;
 pub mod labels;
 pub mod network;
 pub mod region;

@@ -11,9 +11,9 @@
 //! running opentracker seeds the completed counts; the next write turns it
 //! into this format.
 
+use crate::info_hash::InfoHash;
 use crate::swarm::Swarm;
 use crate::wire::escape::put_hex_lower;
-use crate::wire::query::InfoHash;
 use crate::wire::{parse_hex20, Writer};
 use std::io::Write;
 use std::path::{Path, PathBuf};

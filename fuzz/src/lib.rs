@@ -11,6 +11,7 @@
 use fnv::FnvHashMap;
 use smoltracker::access::{AccessList, Mode, NOT_AUTHORIZED};
 use smoltracker::config::{self, Command, Config};
+use smoltracker::info_hash::InfoHash;
 use smoltracker::labels::{Labels, LABEL_MAX};
 use smoltracker::state;
 use smoltracker::stats::{Page, TorrentFormat};
@@ -19,7 +20,7 @@ use smoltracker::swarm::{
 };
 use smoltracker::tracker::{HttpReply, Settings, Tracker};
 use smoltracker::wire::http::{self, RequestHead};
-use smoltracker::wire::query::{self, Event, InfoHash};
+use smoltracker::wire::query::{self, Event};
 use smoltracker::wire::udp;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -1264,7 +1265,13 @@ impl OpCtx<'_> {
             *m.completed_announces.entry(hash).or_default() += 1;
         }
         match result {
-            Ok(c) => {
+            Ok(r) => {
+                let c = r.counts;
+                assert_eq!(
+                    r.completed,
+                    c.downloaded > before.downloaded,
+                    "a completion is reported exactly when it was counted"
+                );
                 self.report.announces += 1;
                 assert!(
                     s.peers_from(&a.info_hash, a.ip) <= m.per_address,

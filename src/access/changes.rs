@@ -10,7 +10,7 @@
 //! fixed when the tracker starts (a share of `tracker.max_memory`), so the
 //! changesets never grow past their budget.
 
-use crate::wire::query::InfoHash;
+use crate::info_hash::InfoHash;
 
 /// Which FIFO a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

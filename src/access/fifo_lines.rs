@@ -5,8 +5,8 @@
 //! skipped. Writers that write whole lines of at most `PIPE_BUF` bytes
 //! (4096 on Linux) per write never interleave, so several may share a FIFO.
 
+use crate::info_hash::InfoHash;
 use crate::wire::parse_hex20;
-use crate::wire::query::InfoHash;
 
 /// Longest line kept (one `PIPE_BUF`); longer ones are reported and dropped.
 pub const LINE_MAX: usize = 4096;

@@ -332,7 +332,8 @@ fn apply(cfg: &mut Config, key: &str, value: &str) -> Result<Option<String>, Str
         Directive::StatsPublic => {
             for mode in need()?.split_whitespace() {
                 let known = mode.bytes().all(|b| b.is_ascii_alphanumeric())
-                    && crate::stats::Page::parse(format!("mode={mode}").as_bytes()).is_some();
+                    && crate::wire::stats_query::Page::parse(format!("mode={mode}").as_bytes())
+                        .is_some();
                 if !known {
                     return Err(format!(
                         "{key}: '{mode}' is not a stats mode (e.g. html, json, peer, prom)"

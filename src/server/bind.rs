@@ -2,6 +2,8 @@
 //! `[::]:6969` would take the IPv4 port too and `0.0.0.0:6969` would fail,
 //! so sockets are made here with libc and handed to std.
 
+use super::warn;
+use crate::config::Config;
 use std::io;
 use std::mem;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -185,6 +187,64 @@ pub fn send_last(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
     } else {
         Ok(n as usize)
     }
+}
+
+/// Sockets bound at start-up, before any privilege drop.
+pub struct Sockets {
+    pub(super) tcp: Vec<TcpListener>,
+    pub(super) udp: Vec<UdpSocket>,
+}
+
+impl Sockets {
+    /// Where the sockets really listen (ports resolved when 0 was asked for).
+    pub fn describe(&self) -> String {
+        use std::fmt::Write as _;
+        let tcp = self.tcp.iter().map(|s| ("tcp", s.local_addr()));
+        let udp = self.udp.iter().map(|s| ("udp", s.local_addr()));
+        let mut out = String::new();
+        for (proto, a) in tcp.chain(udp) {
+            if let Ok(a) = a {
+                let space = if out.is_empty() { "" } else { " " };
+                let _ = write!(out, "{space}{proto}://{a}");
+            }
+        }
+        out
+    }
+}
+
+/// Binds every configured address. An IPv6 wildcard that cannot be bound
+/// (IPv6 disabled) is skipped with a warning when IPv4 was bound too.
+pub fn bind_all(cfg: &Config) -> Result<Sockets, String> {
+    // One copy of the loop for both protocols: `bind` keeps what it binds.
+    fn each(
+        addrs: &[SocketAddr],
+        proto: &str,
+        bind: &mut dyn FnMut(SocketAddr) -> io::Result<()>,
+    ) -> Result<(), String> {
+        for &a in addrs {
+            match bind(a) {
+                Ok(()) => {}
+                Err(e)
+                    if a.is_ipv6()
+                        && a.ip().is_unspecified()
+                        && addrs.iter().any(|o| o.is_ipv4()) =>
+                {
+                    warn(format_args!(
+                        "warning: cannot listen on {proto} {a}: {e}; serving IPv4 only"
+                    ))
+                }
+                Err(e) => return Err(format!("cannot listen on {proto} {a}: {e}")),
+            }
+        }
+        Ok(())
+    }
+    let (mut tcps, mut udps) = (Vec::new(), Vec::new());
+    each(&cfg.tcp, "tcp", &mut |a| tcp(a).map(|s| tcps.push(s)))?;
+    each(&cfg.udp, "udp", &mut |a| udp(a).map(|s| udps.push(s)))?;
+    Ok(Sockets {
+        tcp: tcps,
+        udp: udps,
+    })
 }
 
 #[cfg(test)]

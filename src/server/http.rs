@@ -14,7 +14,7 @@ use super::slots::Slot;
 use super::ticker::Ticker;
 use super::{bind, Shared};
 use crate::tracker::HttpReply;
-use crate::wire::http::{parse_head, HeadError, HEAD_ROOM};
+use crate::wire::http::{parse_head, HeadError};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::{Async, Timer};
 use std::future::Future;
@@ -26,11 +26,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
-/// Largest request head accepted (opentracker's limit too).
-pub const REQUEST_MAX: usize = 8192;
-/// Response buffer: head room plus the largest body (200 compact IPv6 peers
-/// or 100 dictionary peers fit with room to spare).
-pub const RESPONSE_MAX: usize = HEAD_ROOM + 8192;
+pub use crate::wire::http::{REQUEST_MAX, RESPONSE_MAX};
 /// How long a connection may wait for its first request.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a connection kept alive after an answer may wait for its next

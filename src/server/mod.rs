@@ -8,8 +8,10 @@ pub mod deadlines;
 pub mod defer;
 pub mod fifo;
 pub mod http;
+mod log;
 pub mod log_prefix;
 pub mod privileges;
+mod reload;
 pub mod reuse;
 pub mod run_queue;
 pub mod signals;
@@ -20,19 +22,19 @@ pub mod thread_name;
 pub mod ticker;
 pub mod udp;
 
-use crate::access::changes::{Change, ENTRY_BYTES};
-use crate::access::{file_stamp, AccessList, Mode};
+pub use bind::{bind_all, Sockets};
+pub use log::{info, warn};
+pub use startup::build_tracker;
+
+use crate::access::changes::Change;
+use crate::access::{file_stamp, Mode};
 use crate::config::Config;
-use crate::labels::Labels;
 use crate::state;
-use crate::swarm::{Limits, Swarm};
-use crate::tracker::{Settings, Tracker};
+use crate::tracker::Tracker;
 use async_task::Task;
 use smol::{Async, Timer};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::io;
-use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
@@ -41,28 +43,6 @@ use std::time::{Duration, Instant, SystemTime};
 const SWEEP_SECS: u64 = 30;
 /// Seconds between summaries of refused announces in the log.
 const REFUSAL_REPORT_SECS: u32 = 600;
-
-/// Writes an informational line (start-up, reloads, stop) to stdout: procd
-/// logs it as daemon.info, systemd's journal at its default level.
-pub fn info(msg: impl std::fmt::Display) {
-    info_dyn(&msg)
-}
-
-fn info_dyn(msg: &dyn std::fmt::Display) {
-    println!("smoltracker: {msg}");
-}
-
-/// Writes a warning or an error to stderr: procd logs it as daemon.err; under
-/// systemd it carries a `<4>` priority prefix, which the journal reads as
-/// "warning" (see `log_prefix`).
-pub fn warn(msg: impl std::fmt::Display) {
-    warn_dyn(&msg)
-}
-
-// One copy of the formatting, whatever the message's type.
-fn warn_dyn(msg: &dyn std::fmt::Display) {
-    eprintln!("{}smoltracker: {msg}", log_prefix::stderr());
-}
 
 /// State every task holds a handle to.
 pub struct SharedState {
@@ -92,86 +72,6 @@ impl SharedState {
     pub fn spawn(&self, f: impl Future<Output = ()> + 'static) -> Task<()> {
         run_queue::spawn(Box::pin(f))
     }
-
-    /// Re-reads the access list and swaps it in whole. Bad lines are reported
-    /// and skipped; a file that cannot be read keeps the list in force.
-    pub fn reload_access(&self, why: &str) {
-        let Some((mode, path)) = &self.access_file else {
-            let mut tracker = self.tracker.borrow_mut();
-            let (added, deleted, capacity) = tracker.changes();
-            if capacity > 0 {
-                // FIFO changes over no list file: a reload empties them.
-                tracker.set_access(None);
-                info(format_args!(
-                    "{why}: no list file; FIFO changes flushed (+{added} -{deleted})"
-                ));
-            } else if why == "SIGHUP" {
-                warn("SIGHUP: no whitelist or blacklist configured, nothing to reload");
-            }
-            return;
-        };
-        let kind = startup::kind(*mode);
-        self.access_stamp.set(file_stamp(path));
-        match std::fs::read(path) {
-            Ok(text) => {
-                let (added, deleted, capacity) = self.tracker.borrow().changes();
-                let (n, bad) = self.install_access(*mode, path, &text);
-                info(format_args!(
-                    "{why}: {kind} {}: {n} info hashes{}{}",
-                    path.display(),
-                    if bad == 0 {
-                        String::new()
-                    } else {
-                        format!(", {bad} bad lines skipped")
-                    },
-                    if capacity > 0 {
-                        format!("; FIFO changes flushed (+{added} -{deleted})")
-                    } else {
-                        String::new()
-                    }
-                ));
-            }
-            Err(e) => {
-                let tracker = self.tracker.borrow();
-                let kept = tracker.access().map_or(0, |l| l.len());
-                warn(format_args!(
-                    "{why}: cannot read {kind} {}: {e}; keeping the previous list ({kept} info hashes)",
-                    path.display(),
-                ));
-            }
-        }
-    }
-
-    /// Swaps in the list `text` holds (reporting its bad lines and, for a
-    /// whitelist, rebuilding the release names); returns the hashes listed
-    /// and the lines skipped.
-    fn install_access(&self, mode: Mode, path: &std::path::Path, text: &[u8]) -> (usize, usize) {
-        let (list, bad) = AccessList::parse(mode, text);
-        for b in bad.iter().take(20) {
-            warn(format_args!(
-                "{}:{}: {}, skipped: \"{}\"",
-                path.display(),
-                b.line,
-                b.reason,
-                b.text
-            ));
-        }
-        if bad.len() > 20 {
-            warn(format_args!(
-                "{}: {} more bad lines skipped",
-                path.display(),
-                bad.len() - 20
-            ));
-        }
-        let n = list.len();
-        let mut tracker = self.tracker.borrow_mut();
-        tracker.set_access(Some(list));
-        if mode == Mode::Whitelist {
-            report_labels(path, tracker.labels_mut().rebuild(text));
-        }
-        (n, bad.len())
-    }
-
     /// Writes the state file if counts changed since the last write (or `force`).
     pub fn save_state(&self, force: bool) {
         let Some(path) = &self.state_file else { return };
@@ -190,111 +90,6 @@ impl SharedState {
     }
 }
 
-/// Logs what a label rebuild changed or left out (at most 20 lines of it).
-fn report_labels(path: &std::path::Path, r: crate::labels::Rebuilt) {
-    for n in r.notes.iter().take(20) {
-        warn(format_args!("{}:{}: {}", path.display(), n.line, n.what));
-    }
-    if r.notes.len() > 20 {
-        warn(format_args!(
-            "{}: {} more labels cleaned",
-            path.display(),
-            r.notes.len() - 20
-        ));
-    }
-    if r.dropped > 0 {
-        warn(format_args!(
-            "{}: {} labels left out: the label store is full ({} kept; raise tracker.label_memory)",
-            path.display(),
-            r.dropped,
-            r.stored
-        ));
-    }
-}
-
-/// Sockets bound at start-up, before any privilege drop.
-pub struct Sockets {
-    tcp: Vec<TcpListener>,
-    udp: Vec<UdpSocket>,
-}
-
-impl Sockets {
-    /// Where the sockets really listen (ports resolved when 0 was asked for).
-    pub fn describe(&self) -> String {
-        use std::fmt::Write as _;
-        let tcp = self.tcp.iter().map(|s| ("tcp", s.local_addr()));
-        let udp = self.udp.iter().map(|s| ("udp", s.local_addr()));
-        let mut out = String::new();
-        for (proto, a) in tcp.chain(udp) {
-            if let Ok(a) = a {
-                let space = if out.is_empty() { "" } else { " " };
-                let _ = write!(out, "{space}{proto}://{a}");
-            }
-        }
-        out
-    }
-}
-
-/// Binds every configured address. An IPv6 wildcard that cannot be bound
-/// (IPv6 disabled) is skipped with a warning when IPv4 was bound too.
-pub fn bind_all(cfg: &Config) -> Result<Sockets, String> {
-    // One copy of the loop for both protocols: `bind` keeps what it binds.
-    fn each(
-        addrs: &[SocketAddr],
-        proto: &str,
-        bind: &mut dyn FnMut(SocketAddr) -> io::Result<()>,
-    ) -> Result<(), String> {
-        for &a in addrs {
-            match bind(a) {
-                Ok(()) => {}
-                Err(e)
-                    if a.is_ipv6()
-                        && a.ip().is_unspecified()
-                        && addrs.iter().any(|o| o.is_ipv4()) =>
-                {
-                    warn(format_args!(
-                        "warning: cannot listen on {proto} {a}: {e}; serving IPv4 only"
-                    ))
-                }
-                Err(e) => return Err(format!("cannot listen on {proto} {a}: {e}")),
-            }
-        }
-        Ok(())
-    }
-    let (mut tcp, mut udp) = (Vec::new(), Vec::new());
-    each(&cfg.tcp, "tcp", &mut |a| bind::tcp(a).map(|s| tcp.push(s)))?;
-    each(&cfg.udp, "udp", &mut |a| bind::udp(a).map(|s| udp.push(s)))?;
-    Ok(Sockets { tcp, udp })
-}
-
-/// Builds the swarm tables from the configuration.
-pub fn build_tracker(cfg: &Config) -> Result<Tracker, String> {
-    let budget = crate::budget::divide(cfg)?;
-    let limits = Limits {
-        max_memory: budget.tables,
-        max_torrents: cfg.max_torrents,
-        max_peers_per_torrent: cfg.max_peers_per_torrent,
-        peer_timeout: cfg.peer_timeout,
-    };
-    let swarm = Swarm::with_policy(limits, cfg.policy, random_seed()).map_err(|e| e.0)?;
-    let mut tracker = Tracker::new(swarm, Settings::from(cfg));
-    tracker.set_labels(Labels::new(budget.labels)?);
-    tracker.set_changes_capacity(budget.changes / ENTRY_BYTES);
-    tracker.stats.memory = budget;
-    // opentracker's g_tracker_id is random too; the state file keeps it.
-    tracker.stats.tracker_id = random_seed() as u32;
-    Ok(tracker)
-}
-
-fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    // RandomState's SipHash keys are drawn from the OS at start-up, so the
-    // hash of nothing under them is a random number.
-    std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
-}
-
 /// What main hands `run` besides the sockets: the files read after the
 /// privilege drop, a `-l` dump read before it, and start-up notes (the
 /// privilege drop, FIFOs made) to log after the mode line.
@@ -302,7 +97,7 @@ pub struct Start {
     /// The access list and state file.
     pub files: startup::Files,
     /// `-l`: completed counts from an opentracker state dump.
-    pub dump: Option<Vec<(crate::wire::query::InfoHash, u32)>>,
+    pub dump: Option<Vec<(crate::info_hash::InfoHash, u32)>>,
     /// Lines for the log, after the mode line.
     pub notes: Vec<String>,
 }
@@ -316,7 +111,7 @@ pub fn run(
     signals: signals::Signals,
     start: Start,
 ) -> Result<(), String> {
-    let budget = crate::budget::divide(cfg)?;
+    let budget = crate::budget::divide(cfg, udp::batch_bytes())?;
     let shared: Shared = Rc::new(SharedState {
         tracker: RefCell::new(tracker),
         slots: slots::Slots::new(budget.connections),
@@ -432,7 +227,7 @@ pub fn run(
     if cfg.access.reload_interval > 0 && shared.access_file.is_some() {
         let every = Duration::from_secs(cfg.access.reload_interval.into());
         shared
-            .spawn(watch_access_file(shared.clone(), every))
+            .spawn(reload::watch_access_file(shared.clone(), every))
             .detach();
     }
     if cfg.state_file.is_some() {
@@ -492,19 +287,6 @@ async fn sweeper(shared: Shared) {
             }
             reported = refused;
             last_report = now;
-        }
-    }
-}
-
-/// Reloads the access list when its mtime or size changes.
-async fn watch_access_file(shared: Shared, every: Duration) {
-    let Some((_, path)) = shared.access_file.clone() else {
-        return;
-    };
-    loop {
-        Timer::after(every).await;
-        if file_stamp(&path) != shared.access_stamp.get() {
-            shared.reload_access("file changed");
         }
     }
 }

@@ -10,9 +10,13 @@
 //! read its list keeps the list in force: see `SharedState::reload_access`.)
 
 use super::privileges::{self, Dropped};
+use crate::access::changes::ENTRY_BYTES;
 use crate::access::{AccessList, Mode};
 use crate::config::Config;
-use crate::wire::query::InfoHash;
+use crate::info_hash::InfoHash;
+use crate::labels::Labels;
+use crate::swarm::{Limits, Swarm};
+use crate::tracker::{Settings, Tracker};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -141,8 +145,8 @@ pub fn mode_line(access: Option<(Mode, &Path, &AccessList)>, bad: usize) -> Stri
 /// on stdout. `Err` is the first problem found (exit 2).
 pub fn check(cfg: &Config) -> Result<String, String> {
     use std::fmt::Write as _;
-    let budget = crate::budget::divide(cfg)?;
-    let tracker = super::build_tracker(cfg)?;
+    let budget = crate::budget::divide(cfg, super::udp::batch_bytes())?;
+    let tracker = build_tracker(cfg)?;
     let dump = match &cfg.load_dump {
         Some(p) => Some((p, read_dump(p)?.len())),
         None => None,
@@ -298,4 +302,32 @@ fn writable_dir(path: &Path) -> bool {
     };
     // SAFETY: c is a valid NUL-terminated path; access has no other inputs.
     unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+}
+
+/// Builds the swarm tables from the configuration.
+pub fn build_tracker(cfg: &Config) -> Result<Tracker, String> {
+    let budget = crate::budget::divide(cfg, super::udp::batch_bytes())?;
+    let limits = Limits {
+        max_memory: budget.tables,
+        max_torrents: cfg.max_torrents,
+        max_peers_per_torrent: cfg.max_peers_per_torrent,
+        peer_timeout: cfg.peer_timeout,
+    };
+    let swarm = Swarm::with_policy(limits, cfg.policy, random_seed()).map_err(|e| e.0)?;
+    let mut tracker = Tracker::new(swarm, Settings::from(cfg));
+    tracker.set_labels(Labels::new(budget.labels)?);
+    tracker.set_changes_capacity(budget.changes / ENTRY_BYTES);
+    tracker.stats.memory = budget;
+    // opentracker's g_tracker_id is random too; the state file keeps it.
+    tracker.stats.tracker_id = random_seed() as u32;
+    Ok(tracker)
+}
+
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState's SipHash keys are drawn from the OS at start-up, so the
+    // hash of nothing under them is a random number.
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }

@@ -10,10 +10,10 @@
 //! break records.
 
 use super::{html, json, Page, Stats};
+use crate::info_hash::InfoHash;
 use crate::labels::Labels;
 use crate::swarm::{Counts, Swarm};
 use crate::wire::escape::{put_hex_lower, put_prometheus};
-use crate::wire::query::InfoHash;
 use crate::wire::{Overflow, Writer};
 
 /// Which page.

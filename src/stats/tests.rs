@@ -27,7 +27,7 @@ pub(crate) fn swarm_with_two() -> Swarm {
             other_family: false,
             listed: false,
         };
-        s.announce(&a, 0, &mut sel).unwrap();
+        s.announce_counts(&a, 0, &mut sel).unwrap();
     }
     s
 }

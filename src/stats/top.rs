@@ -12,18 +12,11 @@
 //! one pass over the torrent table with a fixed array on the stack (no
 //! allocation), and written as one part of a streamed reply.
 
+use crate::info_hash::InfoHash;
 use crate::swarm::Swarm;
-use crate::wire::query::InfoHash;
 use crate::wire::{put_hex_upper, Overflow, Writer};
 
-/// How many torrents a list holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Amount {
-    /// `top10`.
-    Ten = 10,
-    /// `top100`.
-    Hundred = 100,
-}
+pub use crate::wire::stats_query::Amount;
 
 /// What the torrents are ranked by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,8 +23,9 @@
 //! order), `select.rs` (peers for a reply); this file holds the types and the
 //! announce/scrape entry points.
 
+use crate::info_hash::InfoHash;
 use crate::region::Words;
-use crate::wire::query::{Event, InfoHash};
+use crate::wire::query::Event;
 use std::cmp::Ordering;
 use std::hash::Hasher;
 use std::net::IpAddr;
@@ -152,6 +153,19 @@ pub struct Counts {
     pub leechers: u32,
     /// `event=completed` announces seen.
     pub downloaded: u32,
+}
+
+/// What the store made of an accepted announce.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Announced {
+    /// The torrent's counts after it.
+    pub counts: Counts,
+    /// It was a completion the store counted (not a repeated event, nor a
+    /// seeder's).
+    pub completed: bool,
+    /// Seconds since the peer's previous announce (`None`: a new peer), for
+    /// opentracker's `mode=renew`.
+    pub renewed_after: Option<u32>,
 }
 
 /// An announce refused by the store.
@@ -340,9 +354,11 @@ pub struct Swarm {
     max_per_address: u32,
     sources: sources::SourceBuckets,
     admission: Admission,
-    /// Seconds since the previous announce of the peer the last announce
-    /// renewed (`None`: it was new), for opentracker's `mode=renew`.
+    /// Seconds since the previous announce of the peer the announce being
+    /// recorded renewed (`None`: it was new).
     renewed_after: Option<u32>,
+    /// The announce being recorded counted a completion.
+    completed: bool,
 }
 
 fn tick(now: u32) -> u16 {
@@ -454,6 +470,7 @@ impl Swarm {
             .map_err(SizingError)?,
             admission: Admission::default(),
             renewed_after: None,
+            completed: false,
         })
     }
 
@@ -494,12 +511,6 @@ impl Swarm {
     /// Peers evicted from a full torrent for a newcomer.
     pub fn evictions(&self) -> u64 {
         self.admission.peers_evicted
-    }
-
-    /// After an announce: seconds since that peer's previous announce, or
-    /// `None` when it was not stored (new, or back after timing out).
-    pub fn renewed_after(&self) -> Option<u32> {
-        self.renewed_after
     }
 
     /// Calls `f` with the address of every stored IPv4 peer (in no order).
@@ -580,6 +591,16 @@ impl Swarm {
         true
     }
 
+    /// [`announce`](Self::announce), for the counts alone.
+    pub fn announce_counts(
+        &mut self,
+        a: &Announce,
+        now: u32,
+        sel: &mut Selection,
+    ) -> Result<Counts, Refusal> {
+        self.announce(a, now, sel).map(|r| r.counts)
+    }
+
     /// Records an announce at `now` (seconds on any monotonic clock) and fills
     /// `sel` with peers for the reply (never the announcing peer itself).
     pub fn announce(
@@ -587,9 +608,19 @@ impl Swarm {
         a: &Announce,
         now: u32,
         sel: &mut Selection,
-    ) -> Result<Counts, Refusal> {
+    ) -> Result<Announced, Refusal> {
+        let counts = self.record(a, now, sel)?;
+        Ok(Announced {
+            counts,
+            completed: std::mem::take(&mut self.completed),
+            renewed_after: self.renewed_after.take(),
+        })
+    }
+
+    fn record(&mut self, a: &Announce, now: u32, sel: &mut Selection) -> Result<Counts, Refusal> {
         sel.clear();
         self.renewed_after = None;
+        self.completed = false;
         let key = PeerKey::new(a.ip, a.port);
         let tk = tick(now);
         let mut swept = false;
@@ -659,6 +690,7 @@ impl Swarm {
             };
             if a.event == Event::Completed && !was_seeder {
                 self.bump_downloaded(t);
+                self.completed = true;
             }
             self.select(t, key.family, Some(pos), a, sel);
             return Ok(self.counts(t));

@@ -31,7 +31,7 @@ fn first_announce_creates_torrent_and_excludes_requester() {
     let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
     let mut sel = Selection::default();
     let c = s
-        .announce(
+        .announce_counts(
             &ann(1, [10, 0, 0, 1], 6881, false, Event::Started),
             0,
             &mut sel,
@@ -47,7 +47,7 @@ fn first_announce_creates_torrent_and_excludes_requester() {
     );
     assert!(sel.v4.is_empty());
     let c = s
-        .announce(
+        .announce_counts(
             &ann(1, [10, 0, 0, 2], 6882, true, Event::Started),
             0,
             &mut sel,
@@ -63,7 +63,7 @@ fn first_announce_creates_torrent_and_excludes_requester() {
     );
     assert_eq!(sel.v4.as_slice(), &[[10, 0, 0, 1, 0x1a, 0xe1]]);
     // A leecher re-announcing sees the seeder, never itself.
-    s.announce(
+    s.announce_counts(
         &ann(1, [10, 0, 0, 1], 6881, false, Event::None),
         0,
         &mut sel,
@@ -78,11 +78,11 @@ fn peers_are_keyed_by_ip_and_port() {
     let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
     let mut sel = Selection::default();
     for _ in 0..3 {
-        s.announce(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel)
+        s.announce_counts(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel)
             .unwrap();
     }
     let c = s
-        .announce(&ann(1, [10, 0, 0, 1], 2, false, Event::None), 0, &mut sel)
+        .announce_counts(&ann(1, [10, 0, 0, 1], 2, false, Event::None), 0, &mut sel)
         .unwrap();
     assert_eq!(c.leechers, 2);
 }
@@ -91,14 +91,14 @@ fn peers_are_keyed_by_ip_and_port() {
 fn completed_counts_once_and_moves_peer_to_seeders() {
     let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
     let mut sel = Selection::default();
-    s.announce(
+    s.announce_counts(
         &ann(1, [10, 0, 0, 1], 1, false, Event::Started),
         0,
         &mut sel,
     )
     .unwrap();
     let c = s
-        .announce(
+        .announce_counts(
             &ann(1, [10, 0, 0, 1], 1, true, Event::Completed),
             0,
             &mut sel,
@@ -113,7 +113,7 @@ fn completed_counts_once_and_moves_peer_to_seeders() {
         }
     );
     let c = s
-        .announce(
+        .announce_counts(
             &ann(1, [10, 0, 0, 1], 1, true, Event::Completed),
             0,
             &mut sel,
@@ -129,15 +129,15 @@ fn completed_counts_once_and_moves_peer_to_seeders() {
 fn stopped_event_removes_peer_and_frees_empty_torrent() {
     let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
     let mut sel = Selection::default();
-    s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::Started), 0, &mut sel)
+    s.announce_counts(&ann(1, [10, 0, 0, 1], 1, true, Event::Started), 0, &mut sel)
         .unwrap();
     let c = s
-        .announce(&ann(1, [10, 0, 0, 1], 1, true, Event::Stopped), 0, &mut sel)
+        .announce_counts(&ann(1, [10, 0, 0, 1], 1, true, Event::Stopped), 0, &mut sel)
         .unwrap();
     assert_eq!(c, Counts::default());
     assert_eq!(s.torrent_count(), 0);
     // Stopped for an unknown torrent creates nothing.
-    s.announce(&ann(2, [10, 0, 0, 1], 1, true, Event::Stopped), 0, &mut sel)
+    s.announce_counts(&ann(2, [10, 0, 0, 1], 1, true, Event::Stopped), 0, &mut sel)
         .unwrap();
     assert_eq!(s.torrent_count(), 0);
 }
@@ -146,11 +146,11 @@ fn stopped_event_removes_peer_and_frees_empty_torrent() {
 fn seeders_get_only_leechers() {
     let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
     let mut sel = Selection::default();
-    s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::None), 0, &mut sel)
+    s.announce_counts(&ann(1, [10, 0, 0, 1], 1, true, Event::None), 0, &mut sel)
         .unwrap();
-    s.announce(&ann(1, [10, 0, 0, 2], 1, false, Event::None), 0, &mut sel)
+    s.announce_counts(&ann(1, [10, 0, 0, 2], 1, false, Event::None), 0, &mut sel)
         .unwrap();
-    s.announce(&ann(1, [10, 0, 0, 3], 1, true, Event::None), 0, &mut sel)
+    s.announce_counts(&ann(1, [10, 0, 0, 3], 1, true, Event::None), 0, &mut sel)
         .unwrap();
     assert_eq!(sel.v4.as_slice(), &[[10, 0, 0, 2, 0, 1]]);
 }
@@ -161,12 +161,12 @@ fn numwant_limits_and_selection_is_distinct() {
     let mut sel = Selection::default();
     for i in 0..300u16 {
         let ip = [10, 0, (i >> 8) as u8, i as u8];
-        s.announce(&ann(1, ip, 1000 + i, false, Event::None), 0, &mut sel)
+        s.announce_counts(&ann(1, ip, 1000 + i, false, Event::None), 0, &mut sel)
             .unwrap();
     }
     let mut a = ann(1, [10, 0, 0, 5], 1005, false, Event::None);
     a.numwant = 200;
-    s.announce(&a, 0, &mut sel).unwrap();
+    s.announce_counts(&a, 0, &mut sel).unwrap();
     assert_eq!(sel.v4.len(), 200);
     let mut seen: Vec<_> = sel.v4.iter().collect();
     seen.sort();
@@ -174,7 +174,7 @@ fn numwant_limits_and_selection_is_distinct() {
     assert_eq!(seen.len(), 200);
     assert!(!sel.v4.contains(&[10, 0, 0, 5, 0x03, 0xed]));
     a.numwant = 0;
-    s.announce(&a, 0, &mut sel).unwrap();
+    s.announce_counts(&a, 0, &mut sel).unwrap();
     assert!(sel.v4.is_empty());
 }
 
@@ -182,11 +182,11 @@ fn numwant_limits_and_selection_is_distinct() {
 fn ipv6_peers_are_separate_and_optionally_shared() {
     let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
     let mut sel = Selection::default();
-    s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::None), 0, &mut sel)
+    s.announce_counts(&ann(1, [10, 0, 0, 1], 1, true, Event::None), 0, &mut sel)
         .unwrap();
     let mut six = ann(1, [0; 4], 2, false, Event::None);
     six.ip = IpAddr::V6(Ipv6Addr::LOCALHOST);
-    let c = s.announce(&six, 0, &mut sel).unwrap();
+    let c = s.announce_counts(&six, 0, &mut sel).unwrap();
     assert_eq!(
         c,
         Counts {
@@ -197,11 +197,11 @@ fn ipv6_peers_are_separate_and_optionally_shared() {
     );
     assert!(sel.v4.is_empty() && sel.v6.is_empty());
     six.other_family = true;
-    s.announce(&six, 0, &mut sel).unwrap();
+    s.announce_counts(&six, 0, &mut sel).unwrap();
     assert_eq!(sel.v4.as_slice(), &[[10, 0, 0, 1, 0, 1]]);
     let mut four = ann(1, [10, 0, 0, 1], 1, false, Event::None);
     four.other_family = true;
-    s.announce(&four, 0, &mut sel).unwrap();
+    s.announce_counts(&four, 0, &mut sel).unwrap();
     let mut expect = [0u8; 18];
     expect[15] = 1;
     expect[17] = 2;
@@ -212,9 +212,9 @@ fn ipv6_peers_are_separate_and_optionally_shared() {
 fn expiry_frees_peers_and_torrents() {
     let mut s = Swarm::new(limits(1 << 20, 64, 100), 1).unwrap();
     let mut sel = Selection::default();
-    s.announce(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel)
+    s.announce_counts(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel)
         .unwrap();
-    s.announce(
+    s.announce_counts(
         &ann(2, [10, 0, 0, 1], 1, false, Event::None),
         2000,
         &mut sel,
@@ -250,11 +250,11 @@ fn full_torrent_replaces_its_oldest_peer() {
     let mut s = Swarm::new(limits(1 << 20, 64, 3), 1).unwrap();
     let mut sel = Selection::default();
     for (i, now) in [(1u8, 100u32), (2, 0), (3, 200)] {
-        s.announce(&ann(1, [10, 0, 0, i], 1, false, Event::None), now, &mut sel)
+        s.announce_counts(&ann(1, [10, 0, 0, i], 1, false, Event::None), now, &mut sel)
             .unwrap();
     }
     let c = s
-        .announce(&ann(1, [10, 0, 0, 4], 1, false, Event::None), 300, &mut sel)
+        .announce_counts(&ann(1, [10, 0, 0, 4], 1, false, Event::None), 300, &mut sel)
         .unwrap();
     assert_eq!(c.leechers, 3);
     let mut got: Vec<u8> = sel.v4.iter().map(|r| r[3]).collect();
@@ -277,7 +277,7 @@ fn index_grows_and_deletes_under_many_torrents() {
     let mut a = ann(0, [10, 0, 0, 1], 1, false, Event::None);
     for i in 0..5000 {
         a.info_hash = hash(i);
-        s.announce(&a, 0, &mut sel).unwrap();
+        s.announce_counts(&a, 0, &mut sel).unwrap();
     }
     assert_eq!(s.torrent_count(), 5000);
     check_invariants(&s);
@@ -285,7 +285,7 @@ fn index_grows_and_deletes_under_many_torrents() {
     a.event = Event::Stopped;
     for i in (0..5000).step_by(3) {
         a.info_hash = hash(i);
-        s.announce(&a, 1, &mut sel).unwrap();
+        s.announce_counts(&a, 1, &mut sel).unwrap();
     }
     check_invariants(&s);
     for i in 0..5000 {
@@ -321,7 +321,7 @@ fn full_torrent_churn_replaces_only_expired_or_oldest_peers() {
         let key = ((x >> 8) as u8 % 40, 1);
         let mut a = ann(7, [10, 0, 1, key.0], key.1, false, Event::None);
         a.numwant = 200;
-        s.announce(&a, now, &mut sel).unwrap();
+        s.announce_counts(&a, now, &mut sel).unwrap();
         // An expired peer announcing again is dropped and re-added: same count.
         if !model.contains_key(&key) && model.len() == 16 {
             let expired: Vec<_> = model
@@ -400,18 +400,18 @@ fn stored(sel: &Selection) -> Vec<([u8; 4], u16)> {
 fn full_table_never_evicts_a_torrent_with_two_addresses_or_downloads() {
     let mut s = Swarm::new(limits(1 << 20, 2, 10), 1).unwrap();
     let mut sel = Selection::default();
-    s.announce(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel)
+    s.announce_counts(&ann(1, [10, 0, 0, 1], 1, false, Event::None), 0, &mut sel)
         .unwrap();
-    s.announce(&ann(1, [10, 0, 0, 2], 1, false, Event::None), 0, &mut sel)
+    s.announce_counts(&ann(1, [10, 0, 0, 2], 1, false, Event::None), 0, &mut sel)
         .unwrap();
-    s.announce(
+    s.announce_counts(
         &ann(2, [10, 0, 0, 3], 1, true, Event::Completed),
         0,
         &mut sel,
     )
     .unwrap();
     for now in [10, 100, 1000] {
-        let r = s.announce(&ann(3, [10, 0, 9, 1], 1, false, Event::None), now, &mut sel);
+        let r = s.announce_counts(&ann(3, [10, 0, 9, 1], 1, false, Event::None), now, &mut sel);
         assert_eq!(r, Err(Refusal::Full));
     }
     assert_eq!(s.admission().torrents_evicted, 0);
@@ -419,22 +419,22 @@ fn full_table_never_evicts_a_torrent_with_two_addresses_or_downloads() {
     assert_eq!(s.scrape(&[2; 20]).downloaded, 1);
     // Existing torrents keep working while full.
     assert!(s
-        .announce(&ann(1, [10, 0, 0, 4], 1, false, Event::None), 10, &mut sel)
+        .announce_counts(&ann(1, [10, 0, 0, 4], 1, false, Event::None), 10, &mut sel)
         .is_ok());
     // Torrent 2's peer expires.
-    s.announce(
+    s.announce_counts(
         &ann(1, [10, 0, 0, 1], 1, false, Event::None),
         3000,
         &mut sel,
     )
     .unwrap();
-    s.announce(
+    s.announce_counts(
         &ann(1, [10, 0, 0, 2], 1, false, Event::None),
         3000,
         &mut sel,
     )
     .unwrap();
-    let r = s.announce(
+    let r = s.announce_counts(
         &ann(3, [10, 0, 9, 1], 1, false, Event::None),
         3000,
         &mut sel,
@@ -452,15 +452,15 @@ fn completed_counts_survive_a_junk_flood_that_fills_the_table() {
     let mut sel = Selection::default();
     // Two releases whose only peer completed, then left.
     for h in [1, 2] {
-        s.announce(&ann(h, [10, 0, 0, h], 1, false, Event::None), 0, &mut sel)
+        s.announce_counts(&ann(h, [10, 0, 0, h], 1, false, Event::None), 0, &mut sel)
             .unwrap();
-        s.announce(
+        s.announce_counts(
             &ann(h, [10, 0, 0, h], 1, true, Event::Completed),
             0,
             &mut sel,
         )
         .unwrap();
-        s.announce(&ann(h, [10, 0, 0, h], 1, true, Event::Stopped), 0, &mut sel)
+        s.announce_counts(&ann(h, [10, 0, 0, h], 1, true, Event::Stopped), 0, &mut sel)
             .unwrap();
     }
     // Junk from one address fills the table again and again, sweeping as it goes.
@@ -469,7 +469,7 @@ fn completed_counts_survive_a_junk_flood_that_fills_the_table() {
         let mut a = ann(0, [10, 9, 9, 9], 1, false, Event::None);
         a.info_hash[..4].copy_from_slice(&(i + 100).to_be_bytes());
         let now = i * 5;
-        refused += usize::from(s.announce(&a, now, &mut sel).is_err());
+        refused += usize::from(s.announce_counts(&a, now, &mut sel).is_err());
         if i % 50 == 0 {
             s.sweep(now);
         }
@@ -491,7 +491,7 @@ fn a_table_of_counts_alone_still_makes_room_for_a_new_release() {
     let mut s = Swarm::with_policy(limits(1 << 20, 16, 10), no_budget(), 1).unwrap();
     let mut sel = Selection::default();
     for h in 1..=16u8 {
-        s.announce(
+        s.announce_counts(
             &ann(h, [10, 0, 0, h], 1, true, Event::Completed),
             0,
             &mut sel,
@@ -499,7 +499,7 @@ fn a_table_of_counts_alone_still_makes_room_for_a_new_release() {
         .unwrap();
     }
     // Every peer times out; only the counts are left, and the table is full.
-    let r = s.announce(
+    let r = s.announce_counts(
         &ann(99, [10, 0, 1, 1], 1, true, Event::None),
         3000,
         &mut sel,
@@ -513,19 +513,19 @@ fn a_table_of_counts_alone_still_makes_room_for_a_new_release() {
 fn full_table_evicts_the_least_recently_announced_junk_for_a_newcomer() {
     let mut s = Swarm::new(limits(1 << 20, 2, 10), 1).unwrap();
     let mut sel = Selection::default();
-    s.announce(&ann(1, [10, 9, 9, 9], 1, false, Event::None), 0, &mut sel)
+    s.announce_counts(&ann(1, [10, 9, 9, 9], 1, false, Event::None), 0, &mut sel)
         .unwrap();
-    s.announce(&ann(2, [10, 9, 9, 9], 2, false, Event::None), 100, &mut sel)
+    s.announce_counts(&ann(2, [10, 9, 9, 9], 2, false, Event::None), 100, &mut sel)
         .unwrap();
     let c = s
-        .announce(&ann(3, [10, 0, 0, 1], 1, true, Event::None), 200, &mut sel)
+        .announce_counts(&ann(3, [10, 0, 0, 1], 1, true, Event::None), 200, &mut sel)
         .unwrap();
     assert_eq!(c.seeders, 1);
     assert_eq!(s.admission().torrents_evicted, 1);
     assert_eq!(s.scrape(&[1; 20]), Counts::default(), "the older junk went");
     assert_eq!(s.scrape(&[2; 20]).leechers, 1);
     // The newcomer's leecher finds its seeder.
-    s.announce(&ann(3, [10, 0, 0, 2], 1, false, Event::None), 201, &mut sel)
+    s.announce_counts(&ann(3, [10, 0, 0, 2], 1, false, Event::None), 201, &mut sel)
         .unwrap();
     assert_eq!(stored(&sel), vec![([10, 0, 0, 1], 1)]);
     check_invariants(&s);
@@ -542,7 +542,7 @@ fn new_torrents_are_rate_limited_per_network() {
     let mut sel = Selection::default();
     let results: Vec<_> = (0..5u8)
         .map(|h| {
-            s.announce(
+            s.announce_counts(
                 &ann(h, [10, 0, 0, 1 + h], 1, false, Event::None),
                 0,
                 &mut sel,
@@ -553,14 +553,14 @@ fn new_torrents_are_rate_limited_per_network() {
     assert_eq!(results[3], Err(Refusal::Rate), "10.0.0.0/24 used its burst");
     // Existing torrents are not charged; another network has its own budget.
     assert!(s
-        .announce(&ann(0, [10, 0, 0, 9], 1, false, Event::None), 0, &mut sel)
+        .announce_counts(&ann(0, [10, 0, 0, 9], 1, false, Event::None), 0, &mut sel)
         .is_ok());
     assert!(s
-        .announce(&ann(9, [10, 0, 1, 1], 1, false, Event::None), 0, &mut sel)
+        .announce_counts(&ann(9, [10, 0, 1, 1], 1, false, Event::None), 0, &mut sel)
         .is_ok());
     // One a second refills.
     assert!(s
-        .announce(&ann(10, [10, 0, 0, 1], 1, false, Event::None), 1, &mut sel)
+        .announce_counts(&ann(10, [10, 0, 0, 1], 1, false, Event::None), 1, &mut sel)
         .is_ok());
     assert_eq!(s.torrent_count(), 5);
 }
@@ -569,11 +569,11 @@ fn new_torrents_are_rate_limited_per_network() {
 fn one_address_holds_at_most_its_share_and_replaces_its_own_oldest() {
     let mut s = Swarm::with_policy(limits(1 << 20, 8, 100), with(4), 1).unwrap();
     let mut sel = Selection::default();
-    s.announce(&ann(1, [10, 0, 0, 1], 6000, true, Event::None), 0, &mut sel)
+    s.announce_counts(&ann(1, [10, 0, 0, 1], 6000, true, Event::None), 0, &mut sel)
         .unwrap();
     for port in 1..=50u16 {
         let now = u32::from(port) * 16;
-        s.announce(
+        s.announce_counts(
             &ann(1, [10, 0, 0, 9], port, false, Event::None),
             now,
             &mut sel,
@@ -582,7 +582,7 @@ fn one_address_holds_at_most_its_share_and_replaces_its_own_oldest() {
     }
     assert_eq!(s.scrape(&[1; 20]).leechers, 4);
     assert_eq!(s.admission().replaced_own, 46);
-    s.announce(&ann(1, [10, 0, 0, 2], 1, false, Event::None), 900, &mut sel)
+    s.announce_counts(&ann(1, [10, 0, 0, 2], 1, false, Event::None), 900, &mut sel)
         .unwrap();
     let mut expect = vec![([10, 0, 0, 1], 6000)];
     expect.extend((47..=50).map(|p| ([10, 0, 0, 9], p)));
@@ -595,11 +595,11 @@ fn one_address_holds_at_most_its_share_and_replaces_its_own_oldest() {
     for i in 0..20u16 {
         let mut a = ann(2, [0; 4], 1, false, Event::None);
         a.ip = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 0, 0, 0, i));
-        s.announce(&a, 1000, &mut sel).unwrap();
+        s.announce_counts(&a, 1000, &mut sel).unwrap();
     }
     let mut a = ann(2, [0; 4], 1, false, Event::None);
     a.ip = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 3, 0, 0, 0, 1));
-    s.announce(&a, 1000, &mut sel).unwrap();
+    s.announce_counts(&a, 1000, &mut sel).unwrap();
     assert_eq!(
         s.scrape(&[2; 20]).leechers,
         5,
@@ -613,23 +613,23 @@ fn full_torrent_evicts_from_its_most_represented_address_never_a_seeder_for_a_le
     let mut s = Swarm::with_policy(limits(1 << 20, 8, 6), no_budget(), 1).unwrap();
     let mut sel = Selection::default();
     // The oldest peer, alone on its address.
-    s.announce(&ann(1, [10, 0, 0, 3], 1, false, Event::None), 0, &mut sel)
+    s.announce_counts(&ann(1, [10, 0, 0, 3], 1, false, Event::None), 0, &mut sel)
         .unwrap();
-    s.announce(&ann(1, [10, 0, 0, 1], 1, true, Event::None), 100, &mut sel)
+    s.announce_counts(&ann(1, [10, 0, 0, 1], 1, true, Event::None), 100, &mut sel)
         .unwrap();
-    s.announce(&ann(1, [10, 0, 0, 2], 1, true, Event::None), 100, &mut sel)
+    s.announce_counts(&ann(1, [10, 0, 0, 2], 1, true, Event::None), 100, &mut sel)
         .unwrap();
     for port in 1..=3 {
-        s.announce(
+        s.announce_counts(
             &ann(1, [10, 0, 0, 5], port, false, Event::None),
             200 + u32::from(port) * 16,
             &mut sel,
         )
         .unwrap();
     }
-    s.announce(&ann(1, [10, 0, 0, 7], 1, false, Event::None), 400, &mut sel)
+    s.announce_counts(&ann(1, [10, 0, 0, 7], 1, false, Event::None), 400, &mut sel)
         .unwrap();
-    s.announce(&ann(1, [10, 0, 0, 8], 1, false, Event::None), 400, &mut sel)
+    s.announce_counts(&ann(1, [10, 0, 0, 8], 1, false, Event::None), 400, &mut sel)
         .unwrap();
     let got = stored(&sel);
     assert!(
@@ -644,18 +644,18 @@ fn full_torrent_evicts_from_its_most_represented_address_never_a_seeder_for_a_le
     // Full of seeders: a leecher is answered but evicts no one.
     let mut s = Swarm::with_policy(limits(1 << 20, 8, 3), no_budget(), 1).unwrap();
     for h in 1..=3 {
-        s.announce(&ann(1, [10, 0, 0, h], 1, true, Event::None), 0, &mut sel)
+        s.announce_counts(&ann(1, [10, 0, 0, h], 1, true, Event::None), 0, &mut sel)
             .unwrap();
     }
     let c = s
-        .announce(&ann(1, [10, 0, 0, 9], 1, false, Event::None), 10, &mut sel)
+        .announce_counts(&ann(1, [10, 0, 0, 9], 1, false, Event::None), 10, &mut sel)
         .unwrap();
     assert_eq!((c.seeders, c.leechers), (3, 0));
     assert_eq!(stored(&sel).len(), 3, "the leecher still gets the seeders");
     assert_eq!(s.admission().not_stored, 1);
     // A seeder may take a seeder's place.
     let c = s
-        .announce(&ann(1, [10, 0, 0, 10], 1, true, Event::None), 20, &mut sel)
+        .announce_counts(&ann(1, [10, 0, 0, 10], 1, true, Event::None), 20, &mut sel)
         .unwrap();
     assert_eq!((c.seeders, c.leechers), (3, 0));
     check_invariants(&s);
@@ -677,7 +677,7 @@ fn arena_never_exceeds_cap_and_compaction_keeps_peers() {
             i % 3 == 0,
             Event::None,
         );
-        if s.announce(&a, i / 100, &mut sel).is_ok() {
+        if s.announce_counts(&a, i / 100, &mut sel).is_ok() {
             ok += 1;
         }
         assert!(s.bump <= s.arena.len());
@@ -813,7 +813,7 @@ fn replacing_in_a_full_torrent_moves_exactly_one_peer() {
             Some(t) => v4_entries(&s, t),
             None => Vec::new(),
         };
-        s.announce(&a, step / 4, &mut sel).unwrap();
+        s.announce_counts(&a, step / 4, &mut sel).unwrap();
         let t = s.find(&[3; 20]).1.unwrap();
         let after = v4_entries(&s, t);
         let word = u32::from_ne_bytes([10, 0, 0, host]);
@@ -890,7 +890,7 @@ fn store_matches_model_under_random_operations() {
             a.ip = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(host)));
         }
         let key = (hash, host | if six { 0x80 } else { 0 }, port);
-        let c = s.announce(&a, now, &mut sel).unwrap();
+        let c = s.announce_counts(&a, now, &mut sel).unwrap();
         // Model: expire, then apply.
         model.retain(|_, (_, at)| now / TICK_SECS - *at / TICK_SECS <= s.timeout_ticks as u32);
         let prev = model.get(&key).copied();
@@ -963,7 +963,7 @@ mod sizing {
                 let (ip, port) = peer(i);
                 a.ip = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + ip));
                 a.port = port;
-                s.announce(&a, now, &mut sel).unwrap();
+                s.announce_counts(&a, now, &mut sel).unwrap();
             };
             for i in 0..4096 {
                 put(&mut s, i, 0);
@@ -1008,13 +1008,13 @@ mod sizing {
             let mut a = ann(0, [10, 9, 9, 9], 1, false, Event::None);
             for i in 0..12_000 {
                 a.info_hash = hash(i);
-                s.announce(&a, 0, &mut sel).unwrap();
+                s.announce_counts(&a, 0, &mut sel).unwrap();
             }
             let n = 300_000u32;
             let t0 = std::time::Instant::now();
             for i in 12_000..12_000 + n {
                 a.info_hash = hash(i);
-                s.announce(&a, 1, &mut sel).unwrap();
+                s.announce_counts(&a, 1, &mut sel).unwrap();
             }
             let ns = t0.elapsed().as_nanos() as f64 / f64::from(n);
             println!(
@@ -1059,7 +1059,7 @@ mod sizing {
                 other_family: false,
                 listed: false,
             };
-            s.announce(&a, 0, &mut sel).unwrap();
+            s.announce_counts(&a, 0, &mut sel).unwrap();
         }
         let live = s.bump - s.garbage;
         let slots = s.mask + 1;
@@ -1106,7 +1106,7 @@ fn fair_eviction_matches_a_model() {
             }
             let seeder = rnd(3) == 0;
             now += 16 * rnd(3) as u32;
-            s.announce(
+            s.announce_counts(
                 &ann(1, [10, 0, 0, key.0], key.1, seeder, Event::None),
                 now,
                 &mut sel,
@@ -1119,7 +1119,7 @@ fn fair_eviction_matches_a_model() {
             let key = (100 + (newcomer % 3) as u8, 1000 + newcomer);
             let mut a = ann(1, [10, 0, 0, key.0], key.1, false, Event::None);
             a.numwant = 200;
-            s.announce(&a, now, &mut sel).unwrap();
+            s.announce_counts(&a, now, &mut sel).unwrap();
             let stored: std::collections::HashSet<(u8, u16)> = sel
                 .v4
                 .iter()

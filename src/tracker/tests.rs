@@ -1,8 +1,10 @@
 //! Unit tests of tracker.
 
 use super::*;
+use crate::swarm::Announce;
 use crate::swarm::{Limits, ORDER_BATCH};
 use crate::wire::query::Event;
+use crate::wire::{http, udp};
 
 fn tracker() -> Tracker {
     let swarm = Swarm::new(
@@ -254,7 +256,7 @@ fn streamed_pages_are_in_hash_order_across_batches_and_changes() {
     let n = 5 * ORDER_BATCH as u32 + 7;
     for i in 0..n {
         a.info_hash = hash(i);
-        t.swarm.announce(&a, 0, &mut sel).unwrap();
+        t.swarm.announce_counts(&a, 0, &mut sel).unwrap();
     }
     let raw = b"GET /stats?mode=tpbs&format=bin HTTP/1.1\r\n\r\n";
     let head = http::parse_head(raw).unwrap();
@@ -278,7 +280,7 @@ fn streamed_pages_are_in_hash_order_across_batches_and_changes() {
             a.event = Event::Stopped;
             for i in 0..1500 {
                 a.info_hash = hash(i);
-                t.swarm.announce(&a, 1, &mut sel).unwrap();
+                t.swarm.announce_counts(&a, 1, &mut sel).unwrap();
             }
         }
     }

@@ -93,6 +93,11 @@ pub fn parse_head(buf: &[u8]) -> Result<RequestHead<'_>, HeadError> {
 
 /// Bytes reserved in front of a response body for its status line and headers.
 pub const HEAD_ROOM: usize = 160;
+/// Largest request head accepted (opentracker's limit too).
+pub const REQUEST_MAX: usize = 8192;
+/// Response buffer: head room plus the largest body (200 compact IPv6 peers
+/// or 100 dictionary peers fit with room to spare).
+pub const RESPONSE_MAX: usize = HEAD_ROOM + 8192;
 
 /// Status line text for the codes this tracker sends.
 pub fn status_text(code: u16) -> &'static [u8] {

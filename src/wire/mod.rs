@@ -5,6 +5,7 @@ pub mod bencode;
 pub mod escape;
 pub mod http;
 pub mod query;
+pub mod stats_query;
 pub mod udp;
 
 /// The output buffer was too small for what was being written.

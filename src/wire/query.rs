@@ -8,8 +8,7 @@ use super::HEX;
 /// Most info hashes one HTTP scrape may name (opentracker's limit too).
 pub const MAX_SCRAPE_HASHES: usize = 64;
 
-/// A 20-byte BitTorrent info hash.
-pub type InfoHash = [u8; 20];
+use crate::info_hash::InfoHash;
 
 /// What a peer says about itself with `event=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

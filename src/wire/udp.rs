@@ -1,8 +1,9 @@
 //! BEP 15 UDP tracker protocol: parse requests, emit replies.
 //! Every integer is big-endian, the error action included.
 
-use super::query::{Event, InfoHash};
+use super::query::Event;
 use super::{Overflow, Writer};
+use crate::info_hash::InfoHash;
 
 /// The magic `protocol_id` of a connect request.
 pub const PROTOCOL_ID: u64 = 0x0417_2710_1980;
