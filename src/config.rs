@@ -154,6 +154,12 @@ pub enum Command {
     Version,
 }
 
+/// Whether the command line asks for `-t` (for the verdict line when it
+/// does not parse).
+pub fn asks_check(args: &[String]) -> bool {
+    getopt(args).is_ok_and(|(given, _)| given.iter().any(|(g, _)| *g == CHECK_OPTION))
+}
+
 /// Parses the command line (without the program name).
 pub fn from_args(args: &[String]) -> Result<Command, ConfigError> {
     let (given, free) = getopt(args).map_err(|e| ConfigError(format!("{e} (see -h)")))?;

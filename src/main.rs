@@ -22,6 +22,9 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             warn(e);
+            if config::asks_check(&args) {
+                warn("-t: configuration FAILED");
+            }
             return ExitCode::from(2);
         }
     };

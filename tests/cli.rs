@@ -123,6 +123,7 @@ fn an_unknown_directive_stops_start_up_with_the_nearest_known_one() {
     let (code, _, err) = run(&["-t", "-f", p.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(err.contains("did you mean access.whitelist?"), "{err}");
+    assert!(err.contains("-t: configuration FAILED"), "{err}");
     let q = temp_file("frob.conf", "frobnicate yes\n");
     let (code, _, err) = run(&["-f", q.to_str().unwrap()]);
     assert_eq!(code, 2);
