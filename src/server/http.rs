@@ -661,10 +661,26 @@ async fn requests(
     // A task holds its connection's slot (in `connection`).
     let mut slot = Slotted::InSet;
     loop {
-        // The head is read whole before the answer's buffer comes, so a
-        // connection whose request trickles in holds one buffer, not two.
-        let partial = matches!(parse_head(&req[..filled]), Err(HeadError::Partial));
-        if partial && filled < req.len() {
+        // The answer's buffer comes with the request's first byte (the
+        // budget counts both per connection); an idle one holds neither.
+        if filled > 0 && out.is_empty() {
+            out = vec![0u8; RESPONSE_MAX];
+        }
+        let answered = if filled > 0 {
+            answer(
+                tasks,
+                client,
+                &req[..filled],
+                req.len(),
+                &mut out,
+                answers,
+                &mut slot,
+            )
+        } else {
+            None
+        };
+        // None: the head is still arriving (a full buffer is answered 413).
+        let Some((reply, used)) = answered else {
             let n = match stream.read(&mut req[filled..]).await {
                 Ok(n) if n > 0 => n,
                 _ => return End::Close,
@@ -674,22 +690,6 @@ async fn requests(
             }
             filled += n;
             continue;
-        }
-        if out.is_empty() {
-            out = vec![0u8; RESPONSE_MAX];
-        }
-        // A head is there, or the buffer is full (answered 413): never None.
-        let answered = answer(
-            tasks,
-            client,
-            &req[..filled],
-            req.len(),
-            &mut out,
-            answers,
-            &mut slot,
-        );
-        let Some((reply, used)) = answered else {
-            return End::Close;
         };
         answers += 1;
         if send(stream, limit, &out[reply.range]).await.is_err() {
