@@ -142,6 +142,11 @@ while IFS=: read -r arch _ debarch; do
 	changelog | gzip -9n > "$doc/changelog.Debian.gz"
 	chmod 0644 "$doc/changelog.Debian.gz"
 	install -m0644 dist/debian/lintian-overrides "$r/usr/share/lintian/overrides/$NAME"
+	if [ ! -f docs/smoltracker.1 ]; then
+		printf '%s\n' '' '# The man page (docs/smoltracker.1) is being written; until then the' \
+			'# manual is /usr/share/doc and `smoltracker -h`. Added only while it is missing.' \
+			"$NAME: no-manual-page [usr/bin/$NAME]" >> "$r/usr/share/lintian/overrides/$NAME"
+	fi
 	for m in "${MANPAGES[@]}"; do
 		sec="${m##*.}"
 		install -d -m0755 "$r/usr/share/man/man$sec"

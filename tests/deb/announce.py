@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One announce for an info hash over HTTP and over UDP (BEP 15); says what the tracker did.
 
-    announce.py HOST PORT HASH40 [--wait served|refused] [--timeout S] [--event started|completed]
+    announce.py HOST PORT HASH40 [--wait served|refused] [--timeout S] [--event started|completed] [--peer-port N]
 
 Prints one line per protocol: "http served interval=N" / "http refused: REASON",
 "udp served interval=N" / "udp refused: REASON". Exit 0 when both answered (and, with
@@ -12,9 +12,9 @@ Run in a container's network namespace with the host's python:
 import argparse, os, re, socket, struct, sys, time
 
 
-def http(host, port, ih, event):
+def http(host, port, ih, event, peer_port):
     q = ("info_hash=" + "".join("%%%02X" % b for b in ih) +
-         "&peer_id=-ST0001-" + os.urandom(6).hex() + "&port=6881&uploaded=0&downloaded=0"
+         "&peer_id=-ST0001-" + os.urandom(6).hex() + "&port=" + str(peer_port) + "&uploaded=0&downloaded=0"
          "&left=0&compact=1&event=" + event)
     req = f"GET /announce?{q} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
     with socket.create_connection((host, port), timeout=3) as c:
@@ -35,7 +35,7 @@ def http(host, port, ih, event):
     raise ValueError(f"unexpected body {body[:120]!r}")
 
 
-def udp(host, port, ih, event):
+def udp(host, port, ih, event, peer_port):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(1)
     try:
@@ -47,8 +47,8 @@ def udp(host, port, ih, event):
             raise ValueError(f"bad connect reply {data!r}")
         cid = data[8:16]
         tid = int.from_bytes(os.urandom(4), "big")
-        req = (cid + struct.pack(">II", 1, tid) + ih + b"-ST0001-" + os.urandom(6) +
-               struct.pack(">QQQIIIiH", 0, 0, 0, {"completed": 1, "started": 2}[event], 0, 0, -1, 6881))
+        req = (cid + struct.pack(">II", 1, tid) + ih + b"-ST0001-" + os.urandom(6).hex().encode() +
+               struct.pack(">QQQIIIiH", 0, 0, 0, {"completed": 1, "started": 2}[event], 0, 0, -1, peer_port))
         s.sendto(req, (host, port))
         data = s.recv(4096)
         action, rtid = struct.unpack(">II", data[:8])
@@ -71,6 +71,7 @@ def main():
     ap.add_argument("--wait", choices=["served", "refused"])
     ap.add_argument("--timeout", type=float, default=10)
     ap.add_argument("--event", choices=["started", "completed"], default="started")
+    ap.add_argument("--peer-port", type=int, default=6881, help="the port announced (a peer is address + port)")
     a = ap.parse_args()
     ih = bytes.fromhex(a.hash)
     assert len(ih) == 20, "HASH40: 40 hex digits"
@@ -79,7 +80,7 @@ def main():
         got = {}
         for name, fn in (("http", http), ("udp", udp)):
             try:
-                got[name] = fn(a.host, a.port, ih, a.event)
+                got[name] = fn(a.host, a.port, ih, a.event, a.peer_port)
             except (OSError, ValueError) as e:
                 got[name] = f"error: {e}"
         ok = all(not v.startswith("error") for v in got.values())

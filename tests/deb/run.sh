@@ -27,7 +27,6 @@ if [ "${1:-}" = --install-deps ]; then
 	apt-get -o DPkg::Lock::Timeout=600 install -y -q mmdebstrap systemd-container lintian python3 dpkg-dev
 fi
 REL="${1:-cross/out/release}"
-PORT=6969
 t0=$(date +%s)
 say() { printf '[deb %3ds] %s\n' $(( $(date +%s) - t0 )) "$*"; }
 fail() { say "FAIL: $*"; exit 1; }
@@ -46,7 +45,7 @@ DEB="${amd64[0]}"
 
 # ---- 1. lintian ----------------------------------------------------------------------------
 say "lintian ${debs[*]##*/}"
-lint="$(timeout 300 lintian --fail-on error,warning --display-info --show-overrides "${debs[@]}" 2>&1)" ||
+lint="$(timeout 300 lintian --fail-on error,warning --display-info "${debs[@]}" 2>&1)" ||
 	{ printf '%s\n' "$lint"; fail "lintian"; }
 [ -z "$lint" ] || printf '%s\n' "$lint" | sed 's/^/  /'
 say "lintian: no errors or warnings"
@@ -99,8 +98,8 @@ dpkg-deb -R "$DEB" "$WORK/rev2/pkg"
 v1="$(dpkg-deb -f "$DEB" Version)"
 v2="${v1%-*}-$(( ${v1##*-} + 1 ))"
 sed -i "s/^Version: .*/Version: $v2/" "$WORK/rev2/pkg/DEBIAN/control"
-dpkg-deb --root-owner-group --build "$WORK/rev2/pkg" "$ROOT/tmp/rev2.deb" > /dev/null
-cp "$DEB" "$ROOT/tmp/rev1.deb"
+dpkg-deb --root-owner-group --build "$WORK/rev2/pkg" "$ROOT/root/rev2.deb" > /dev/null
+cp "$DEB" "$ROOT/root/rev1.deb"
 
 s=$(date +%s)
 systemd-nspawn -q -D "$ROOT" -b --register=no --keep-unit --private-network < /dev/null > "$WORK/console.log" 2>&1 &
@@ -115,7 +114,13 @@ for _ in $(seq 1 150); do
 done
 [ -n "$PID1" ] || { cat "$WORK/console.log"; fail "no container PID 1 (systemd) under nspawn $NSPAWN_PID"; }
 ct() { timeout "${T:-30}" nsenter -t "$PID1" -a "$@"; }
-state="$(T=90 ct systemctl is-system-running --wait 2> /dev/null || true)"
+# Until systemd has its bus up, systemctl says nothing useful: ask again.
+state=""
+for _ in $(seq 1 90); do
+	state="$(T=90 ct systemctl is-system-running --wait 2> /dev/null || true)"
+	case "$state" in running | degraded | maintenance | stopping) break ;; esac
+	sleep 1
+done
 case "$state" in
 	running | degraded) ;;
 	*) cat "$WORK/console.log"; fail "container did not boot: '$state'" ;;
@@ -126,7 +131,7 @@ say "booted systemd $(ct systemctl --version | head -n1 | cut -d' ' -f2) (PID 1 
 probe() { # HASH served|refused [ANNOUNCE.PY OPTIONS]
 	local h="$1" want="$2"
 	shift 2
-	timeout 30 nsenter -t "$PID1" -n python3 "$HERE/announce.py" 127.0.0.1 "$PORT" "$h" --wait "$want" "$@"
+	timeout 30 nsenter -t "$PID1" -n python3 "$HERE/announce.py" 127.0.0.1 "${PORT:-6969}" "$h" --wait "$want" "$@"
 }
 mainpid() { ct systemctl show -p MainPID --value smoltracker; }
 active() { # wait until active with a MainPID
@@ -140,11 +145,15 @@ active() { # wait until active with a MainPID
 
 # install: postinst enables and starts
 s=$(date +%s)
-T=120 ct dpkg -i /tmp/rev1.deb > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "dpkg -i"; }
+T=120 ct dpkg -i /root/rev1.deb > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "dpkg -i"; }
 active || fail "not active after install"
 [ "$(ct systemctl is-enabled smoltracker)" = enabled ] || fail "not enabled after install"
 say "dpkg -i $v1: enabled, active, MainPID $(mainpid) ($(( $(date +%s) - s )) s)"
 [ "$(ct stat -c %a /etc/smoltracker/whitelist)" = 644 ] || fail "whitelist not 0644"
+status="$(ct cat "/proc/$(mainpid)/status")"
+uid="$(printf '%s\n' "$status" | sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p')"
+{ [ -n "$uid" ] && [ "$uid" != 0 ]; } || fail "the tracker runs as uid '$uid'"
+say "runs as dynamic uid $uid, effective capabilities $(printf '%s\n' "$status" | sed -n 's/^CapEff:[[:space:]]*//p') (CAP_NET_BIND_SERVICE = 0x400)"
 
 H1=1111111111111111111111111111111111111111
 H2=2222222222222222222222222222222222222222
@@ -167,11 +176,21 @@ ct sh -c "echo $H2 > /run/smoltracker/adder.fifo" || fail "write to the add FIFO
 out="$(probe "$H2" served)" || { echo "$out"; fail "hash from the add FIFO not served"; }
 say "hash written to /run/smoltracker/adder.fifo: served"
 
-# only real warnings in the journal: none on a clean start
-warn="$(ct journalctl -q -p warning -u smoltracker --no-pager || true)"
-[ -z "$warn" ] || { printf '%s\n' "$warn"; fail "journalctl -p warning -u smoltracker is not empty"; }
-ct journalctl -q -u smoltracker --no-pager -o cat | grep -i smoltracker | sed 's/^/  journal: /' | tail -n 8
-say "journalctl -p warning -u smoltracker: empty"
+# only real warnings in the journal. The very first start has no state file yet, which
+# the tracker (src/server/mod.rs) reports as a warning: allowed here once, by its exact
+# text; every later start (state file present) must have none at all (checked below).
+FIRST_START_STATE="smoltracker: state /var/lib/smoltracker/state: No such file or directory (os error 2); ignored, starting from zero"
+warn="$(ct journalctl -q -p warning -u smoltracker --no-pager -o cat || true)"
+rest="$(printf '%s\n' "$warn" | grep -vxF "$FIRST_START_STATE" || true)"
+[ -z "$rest" ] || { printf '%s\n' "$warn"; fail "journalctl -p warning -u smoltracker shows: $rest"; }
+ct journalctl -q -u smoltracker --no-pager -o cat | sed 's/^/  journal: /' | tail -n 12
+warn_note=""
+if [ -n "$warn" ]; then
+	warn_note="the tracker logs a missing state file on its very first start as a warning (priority 4): '$FIRST_START_STATE'"
+	say "journalctl -p warning -u smoltracker: only the first start's missing state file (a warning in the tracker; see NOTE)"
+else
+	say "journalctl -p warning -u smoltracker: empty"
+fi
 
 # kill -9 -> Restart=on-failure
 pid="$(mainpid)"
@@ -187,13 +206,23 @@ say "kill -9 $pid: restarted by systemd, MainPID $np, serving"
 
 # upgrade: edited conffile kept, new binary running, state kept
 ct sh -c 'printf "# edited by the admin\ntracker.numwant_default 30\n" >> /etc/smoltracker/smoltracker.conf'
-probe "$H1" served --event completed > /dev/null || fail "completed announce"
+# a new peer (another port) completing: one count over HTTP, one over UDP
+probe "$H1" served --event completed --peer-port 7001 > /dev/null || fail "completed announce"
 ct systemctl restart smoltracker # the state file is written on SIGTERM
 active || fail "not active after restart"
 ct test -s /var/lib/smoltracker/state || fail "no state file /var/lib/smoltracker/state"
+inv="$(ct systemctl show -p InvocationID --value smoltracker)"
+probe "$H1" served > /dev/null || fail "not serving after the restart"
+warn="$(ct journalctl -q -p warning "_SYSTEMD_INVOCATION_ID=$inv" --no-pager -o cat || true)"
+[ -z "$warn" ] || { printf '%s\n' "$warn"; fail "warnings in the journal of a clean restart"; }
+ct journalctl -q "_SYSTEMD_INVOCATION_ID=$inv" --no-pager -o cat > "$WORK/journal.txt" || true
+sed 's/^/  journal: /' "$WORK/journal.txt"
+grep -q '^smoltracker: state /var/lib/smoltracker/state: restored 1 completed count' "$WORK/journal.txt" ||
+	fail "the completed count was not restored from the state file"
+say "restart with the state file: completed count restored, journalctl -p warning empty for this start"
 pid="$(mainpid)"
 s=$(date +%s)
-T=120 ct dpkg --force-confold -i /tmp/rev2.deb > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "dpkg -i rev2"; }
+T=120 ct dpkg --force-confold -i /root/rev2.deb > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "dpkg -i rev2"; }
 # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
 [ "$(ct dpkg-query -W -f '${Version}' smoltracker)" = "$v2" ] || fail "not at $v2"
 active || fail "not active after upgrade"
@@ -208,6 +237,13 @@ ct test -s /var/lib/smoltracker/state || fail "state file lost on upgrade"
 probe "$H1" served > /dev/null || fail "not serving after the upgrade"
 say "upgrade $v1 -> $v2 ($(( $(date +%s) - s )) s): conffiles kept, MainPID $pid -> $np runs the new binary, state kept"
 
+# a port below 1024: the unit's one capability
+ct sh -c 'printf "listen.tcp_udp 127.0.0.1:80\n" >> /etc/smoltracker/smoltracker.conf'
+ct systemctl restart smoltracker
+active || fail "not active with a listener on port 80"
+out="$(PORT=80 probe "$H1" served)" || { echo "$out"; ct journalctl -u smoltracker --no-pager | tail -n 5; fail "nothing served on port 80"; }
+say "listen.tcp_udp 127.0.0.1:80 (CAP_NET_BIND_SERVICE, not root): HTTP and UDP served on port 80"
+
 # purge
 T=120 ct dpkg --purge smoltracker > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "dpkg --purge"; }
 [ "$(ct systemctl is-active smoltracker || true)" != active ] || fail "still active after purge"
@@ -219,4 +255,5 @@ for p in /var/lib/smoltracker /var/lib/private/smoltracker /etc/smoltracker /usr
 done
 ! probe "$H1" served --timeout 1 > /dev/null 2>&1 || fail "still answering after purge"
 say "dpkg --purge: stopped, unit, config and /var/lib/smoltracker gone"
+[ -z "$warn_note" ] || say "NOTE: $warn_note"
 say "PASS"
