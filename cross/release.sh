@@ -30,6 +30,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LC_ALL=C
+# shellcheck source=cross/env.sh
 . cross/env.sh
 
 NAME=smoltracker
@@ -144,7 +145,7 @@ while IFS=: read -r arch _ debarch; do
 	install -m0644 dist/debian/lintian-overrides "$r/usr/share/lintian/overrides/$NAME"
 	if [ ! -f docs/smoltracker.1 ]; then
 		printf '%s\n' '' '# The man page (docs/smoltracker.1) is being written; until then the' \
-			'# manual is /usr/share/doc and `smoltracker -h`. Added only while it is missing.' \
+			'# manual is /usr/share/doc and "smoltracker -h". Added only while it is missing.' \
 			"$NAME: no-manual-page [usr/bin/$NAME]" >> "$r/usr/share/lintian/overrides/$NAME"
 	fi
 	for m in "${MANPAGES[@]}"; do
