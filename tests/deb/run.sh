@@ -12,7 +12,8 @@
 #      `systemctl reload` is served with the same MainPID, a hash written to the add FIFO in
 #      /run/smoltracker is served, `journalctl -p warning` empty, kill -9 -> restarted,
 #      upgrade to revision 2 (repacked here) keeps the edited conffile and runs the new
-#      binary, state file kept, purge removes unit, state and config.
+#      binary, state file kept, a port below 1024 served, remove + install again, purge
+#      removes unit, state and config.
 # KEEP=1 keeps the root directory (in WORK, default a fresh mktemp -d) for a look.
 # Every step is bounded by `timeout`; the container is powered off and its nspawn stopped
 # by PID on exit.
@@ -243,6 +244,15 @@ ct systemctl restart smoltracker
 active || fail "not active with a listener on port 80"
 out="$(PORT=80 probe "$H1" served)" || { echo "$out"; ct journalctl -u smoltracker --no-pager | tail -n 5; fail "nothing served on port 80"; }
 say "listen.tcp_udp 127.0.0.1:80 (CAP_NET_BIND_SERVICE, not root): HTTP and UDP served on port 80"
+
+# remove (not purge): stopped, conffiles kept; installed again: started
+T=120 ct dpkg -r smoltracker > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "dpkg -r"; }
+[ "$(ct systemctl is-active smoltracker || true)" != active ] || fail "still active after remove"
+ct test -f /etc/smoltracker/smoltracker.conf || fail "conffile gone after remove"
+T=120 ct dpkg -i /root/rev2.deb > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "dpkg -i after remove"; }
+active || fail "not active when installed again after remove"
+[ "$(ct systemctl is-enabled smoltracker)" = enabled ] || fail "not enabled when installed again"
+say "dpkg -r: stopped, conffiles kept; dpkg -i again: enabled and started"
 
 # purge
 T=120 ct dpkg --purge smoltracker > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "dpkg --purge"; }
