@@ -13,7 +13,8 @@
 #      /run/smoltracker is served, `journalctl -p warning` empty, kill -9 -> restarted,
 #      upgrade to revision 2 (repacked here) keeps the edited conffile and runs the new
 #      binary, state file kept, a port below 1024 served, remove + install again, purge
-#      removes unit, state and config.
+#      removes unit, state and config; then the x86_64 tarball installed by hand as
+#      docs/install.md says (enable --now, refuses, reload serves).
 # KEEP=1 keeps the root directory (in WORK, default a fresh mktemp -d) for a look.
 # Every step is bounded by `timeout`; the container is powered off and its nspawn stopped
 # by PID on exit.
@@ -43,6 +44,8 @@ shopt -u nullglob
 ((${#debs[@]})) || fail "no .deb in $REL (cross/release.sh)"
 ((${#amd64[@]} == 1)) || fail "no smoltracker_*-1_amd64.deb in $REL"
 DEB="${amd64[0]}"
+tarball=("$REL"/smoltracker-*-x86_64.tar.gz)
+[ -f "${tarball[0]}" ] || tarball=()
 
 # ---- 1. lintian ----------------------------------------------------------------------------
 say "lintian ${debs[*]##*/}"
@@ -144,6 +147,17 @@ active() { # wait until active with a MainPID
 	return 1
 }
 
+main_exe() { # PATH: wait until MainPID runs PATH (just after the fork it is still systemd)
+	local exe=""
+	for _ in $(seq 1 25); do
+		exe="$(ct readlink "/proc/$(mainpid)/exe" 2> /dev/null || true)"
+		[ "$exe" = "$1" ] && return 0
+		sleep 0.2
+	done
+	echo "MainPID $(mainpid) runs '$exe', not $1"
+	return 1
+}
+
 # install: postinst enables and starts
 s=$(date +%s)
 T=120 ct dpkg -i /root/rev1.deb > "$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "dpkg -i"; }
@@ -151,6 +165,7 @@ active || fail "not active after install"
 [ "$(ct systemctl is-enabled smoltracker)" = enabled ] || fail "not enabled after install"
 say "dpkg -i $v1: enabled, active, MainPID $(mainpid) ($(( $(date +%s) - s )) s)"
 [ "$(ct stat -c %a /etc/smoltracker/whitelist)" = 644 ] || fail "whitelist not 0644"
+main_exe /usr/bin/smoltracker || fail "MainPID does not run /usr/bin/smoltracker"
 status="$(ct cat "/proc/$(mainpid)/status")"
 uid="$(printf '%s\n' "$status" | sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p')"
 { [ -n "$uid" ] && [ "$uid" != 0 ]; } || fail "the tracker runs as uid '$uid'"
@@ -231,8 +246,7 @@ np="$(mainpid)"
 [ "$np" != "$pid" ] || fail "upgrade did not restart the service"
 ct grep -qx 'tracker.numwant_default 30' /etc/smoltracker/smoltracker.conf || fail "edited conffile not kept"
 ct grep -q "^$H1" /etc/smoltracker/whitelist || fail "edited whitelist not kept"
-exe="$(ct readlink "/proc/$np/exe")"
-[ "$exe" = /usr/bin/smoltracker ] || fail "MainPID runs '$exe', not the new /usr/bin/smoltracker"
+main_exe /usr/bin/smoltracker || fail "MainPID does not run /usr/bin/smoltracker"
 [ "$(ct stat -L -c %i "/proc/$np/exe")" = "$(ct stat -c %i /usr/bin/smoltracker)" ] || fail "MainPID does not run the installed file"
 ct test -s /var/lib/smoltracker/state || fail "state file lost on upgrade"
 probe "$H1" served > /dev/null || fail "not serving after the upgrade"
@@ -265,5 +279,25 @@ for p in /var/lib/smoltracker /var/lib/private/smoltracker /etc/smoltracker /usr
 done
 ! probe "$H1" served --timeout 1 > /dev/null 2>&1 || fail "still answering after purge"
 say "dpkg --purge: stopped, unit, config and /var/lib/smoltracker gone"
+
+# The release tarball by hand, with the commands of docs/install.md (Tarballs): the same
+# unit from /etc/systemd/system, running /usr/local/bin/smoltracker.
+if ((${#tarball[@]} == 1)); then
+	cp "${tarball[0]}" "$ROOT/root/"
+	tb="${tarball[0]##*/}"
+	ct sh -c "cd /root && tar -xzf $tb && cd ${tb%.tar.gz} &&
+		install -m0755 smoltracker /usr/local/bin/ &&
+		install -d /etc/smoltracker && install -m0644 -t /etc/smoltracker smoltracker.conf whitelist &&
+		install -m0644 smoltracker.service /etc/systemd/system/ &&
+		systemctl daemon-reload && systemctl enable --now smoltracker" > "$WORK/tar.log" 2>&1 ||
+		{ cat "$WORK/tar.log"; fail "the tarball's install commands"; }
+	active || fail "not active from the tarball"
+	main_exe /usr/local/bin/smoltracker || fail "not running /usr/local/bin/smoltracker"
+	probe "$H1" refused > /dev/null || fail "tarball install: the empty whitelist should refuse"
+	ct sh -c "echo $H1 >> /etc/smoltracker/whitelist" && ct systemctl reload smoltracker
+	probe "$H1" served > /dev/null || fail "tarball install: not served after reload"
+	ct systemctl disable --now smoltracker > /dev/null 2>&1
+	say "$tb: installed by hand (docs/install.md), enabled --now, refuses, reload serves; disabled"
+fi
 [ -z "$warn_note" ] || say "NOTE: $warn_note"
 say "PASS"
