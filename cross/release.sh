@@ -207,7 +207,13 @@ if [ "${IMAGE:-auto}" = 1 ] || { [ "${IMAGE:-auto}" = auto ] && command -v podma
 		--build-arg "CREATED=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)" \
 		-t "$tag" "$ctx" > /dev/null
 	img="$REL/$NAME-$VERSION-oci-amd64.tar"
-	"${p[@]}" save -q --format oci-archive -o "$img" "$tag"
+	"${p[@]}" save -q --format oci-archive -o "$tmp/image.tar" "$tag"
+	# The blobs are reproducible (--timestamp); the archive's own member times are not:
+	# packed again with fixed times and order (an OCI layout in a tar, as podman load wants).
+	mkdir "$tmp/oci" && tar -C "$tmp/oci" -xf "$tmp/image.tar"
+	mtimes "$tmp/oci"
+	tar -C "$tmp/oci" --format=gnu --numeric-owner --owner=0 --group=0 --sort=name \
+		--mtime="@$SOURCE_DATE_EPOCH" -cf "$img" .
 	"${p[@]}" rmi -a -f > /dev/null 2>&1 || true
 	chmod -R u+w "$tmp/storage" 2> /dev/null || true
 	echo "$img"
