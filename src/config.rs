@@ -148,21 +148,25 @@ pub enum Command {
     Run(Box<Config>, Vec<String>),
     /// `-t`: check everything a start would, print the settings, exit.
     Check(Box<Config>, Vec<String>),
+    /// `-t` on a configuration that does not parse: say why, exit 2.
+    CheckFailed(ConfigError),
     /// Print this and exit 0.
     Help(&'static str),
     /// Print the version and exit 0.
     Version,
 }
 
-/// Whether the command line asks for `-t` (for the verdict line when it
-/// does not parse).
-pub fn asks_check(args: &[String]) -> bool {
-    getopt(args).is_ok_and(|(given, _)| given.iter().any(|(g, _)| *g == CHECK_OPTION))
-}
-
 /// Parses the command line (without the program name).
 pub fn from_args(args: &[String]) -> Result<Command, ConfigError> {
     let (given, free) = getopt(args).map_err(|e| ConfigError(format!("{e} (see -h)")))?;
+    let check = given.iter().any(|(g, _)| *g == CHECK_OPTION);
+    match parse_args(&given, &free) {
+        Err(e) if check => Ok(Command::CheckFailed(e)),
+        result => result,
+    }
+}
+
+fn parse_args(given: &cli::Given, free: &[String]) -> Result<Command, ConfigError> {
     let present = |id: usize| given.iter().any(|(g, _)| *g == id);
     if present(HELP_OPTION) {
         return Ok(Command::Help(HELP));
@@ -184,7 +188,7 @@ pub fn from_args(args: &[String]) -> Result<Command, ConfigError> {
     let (mut cfg, mut warnings) = parser.finish();
     // -i applies to the -p/-P options after it: `given` is in command-line order.
     let mut ip = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-    for (id, value) in &given {
+    for (id, value) in given {
         let flag = OPTIONS[*id].0;
         let bad = |what: &str| ConfigError(format!("-{flag} {value}: expected {what}"));
         match flag {
@@ -202,7 +206,7 @@ pub fn from_args(args: &[String]) -> Result<Command, ConfigError> {
         }
     }
     // The rest after the listen options (their errors come first).
-    for (id, value) in &given {
+    for (id, value) in given {
         match OPTIONS[*id].0 {
             'A' => cfg
                 .access

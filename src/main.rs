@@ -20,11 +20,13 @@ fn main() -> ExitCode {
             println!("smoltracker {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
+        Ok(Command::CheckFailed(e)) => {
+            warn(e);
+            warn("-t: configuration FAILED");
+            return ExitCode::from(2);
+        }
         Err(e) => {
             warn(e);
-            if config::asks_check(&args) {
-                warn("-t: configuration FAILED");
-            }
             return ExitCode::from(2);
         }
     };

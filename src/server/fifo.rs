@@ -31,8 +31,8 @@ pub fn inspect(path: &Path) -> Result<String, String> {
             "{}: exists and is not a FIFO; remove it or name another path",
             path.display()
         )),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(format!(
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match super::startup::parent_dir(path) {
+            Some(dir) if !dir.is_dir() => Err(format!(
                 "{}: cannot be created: directory {} does not exist",
                 path.display(),
                 dir.display()

@@ -54,11 +54,18 @@ pub fn cannot_read(what: &str, path: &Path, e: &io::Error, d: &Dropped) -> Strin
     );
     match &d.dir {
         Some((dir, true)) => {
-            let outside = dir.join(path.strip_prefix("/").unwrap_or(path));
+            // The chroot's path, then the file's (as plain text: no path
+            // component machinery in the router builds).
+            let root = dir.display().to_string();
+            let file = path.display().to_string();
+            let sep = if file.starts_with('/') || root.ends_with('/') {
+                ""
+            } else {
+                "/"
+            };
             msg.push_str(&format!(
-                " inside the chroot {} (tracker.rootdir / -d), so the file opened was {} outside it",
-                dir.display(),
-                outside.display()
+                " inside the chroot {root} (tracker.rootdir / -d), so the file opened was {}{sep}{file} outside it",
+                root.trim_end_matches('/')
             ));
         }
         Some((dir, false)) if path.is_relative() => msg.push_str(&format!(
@@ -144,7 +151,6 @@ pub fn mode_line(access: Option<(Mode, &Path, &AccessList)>, bad: usize) -> Stri
 /// `-t`: everything a start checks, without binding; prints the settings
 /// on stdout. `Err` is the first problem found (exit 2).
 pub fn check(cfg: &Config) -> Result<String, String> {
-    use std::fmt::Write as _;
     let budget = crate::budget::divide(cfg, super::udp::batch_bytes())?;
     let tracker = build_tracker(cfg)?;
     let dump = match &cfg.load_dump {
@@ -167,7 +173,10 @@ pub fn check(cfg: &Config) -> Result<String, String> {
     let files = read_files(cfg, &dropped)?;
     let mut out = String::new();
     let mut line = |key: &str, value: String| {
-        let _ = writeln!(out, "{key:<13}{value}");
+        out.push_str(key);
+        out.push_str(&"             "[key.len().min(12)..]);
+        out.push_str(&value);
+        out.push('\n');
     };
     let (mode, bad) = match &files.access {
         Some((mode, path, text)) => {
@@ -186,10 +195,13 @@ pub fn check(cfg: &Config) -> Result<String, String> {
         None => (mode_line(None, 0), 0),
     };
     line("mode", mode);
-    let listen: Vec<String> = (cfg.tcp.iter().map(|a| format!("tcp://{a}")))
-        .chain(cfg.udp.iter().map(|a| format!("udp://{a}")))
-        .collect();
-    line("listen", listen.join(" "));
+    let mut listen = String::new();
+    for (proto, a) in (cfg.tcp.iter().map(|a| ("tcp", a))).chain(cfg.udp.iter().map(|a| ("udp", a)))
+    {
+        let space = if listen.is_empty() { "" } else { " " };
+        listen.push_str(&format!("{space}{proto}://{a}"));
+    }
+    line("listen", listen);
     line("privileges", dropped.summary.clone());
     let cap = tracker.swarm.capacity();
     line(
@@ -225,12 +237,14 @@ pub fn check(cfg: &Config) -> Result<String, String> {
             )
         },
     );
-    let stats_who = if cfg.access.stats.is_empty() {
-        "everyone".to_string()
-    } else {
-        let nets: Vec<String> = cfg.access.stats.iter().map(|n| n.to_string()).collect();
-        nets.join(" ")
-    };
+    let mut stats_who = String::new();
+    for n in &cfg.access.stats {
+        let space = if stats_who.is_empty() { "" } else { " " };
+        stats_who.push_str(&format!("{space}{n}"));
+    }
+    if stats_who.is_empty() {
+        stats_who.push_str("everyone");
+    }
     line(
         "stats",
         format!(
@@ -239,7 +253,12 @@ pub fn check(cfg: &Config) -> Result<String, String> {
             if cfg.access.stats_public.is_empty() {
                 String::new()
             } else {
-                format!("; public modes: {}", cfg.access.stats_public.join(" "))
+                let mut modes = String::from("; public modes:");
+                for m in &cfg.access.stats_public {
+                    modes.push(' ');
+                    modes.push_str(m);
+                }
+                modes
             }
         ),
     );
@@ -290,13 +309,21 @@ pub fn check(cfg: &Config) -> Result<String, String> {
     Ok(out)
 }
 
+/// The directory `path` names a file in, if it names one (`a/b` -> `a`,
+/// `/b` -> `/`, `b` -> none): bytes, not `Path::parent`, whose component
+/// parser costs the router builds a kilobyte and a half.
+pub(super) fn parent_dir(path: &Path) -> Option<&Path> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    let cut = bytes.iter().rposition(|&b| b == b'/')?;
+    let dir = if cut == 0 { &bytes[..1] } else { &bytes[..cut] };
+    Some(Path::new(std::ffi::OsStr::from_bytes(dir)))
+}
+
 /// Whether the user the process runs as may create files beside `path`.
 fn writable_dir(path: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = parent_dir(path).unwrap_or(Path::new("."));
     let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
         return false;
     };
@@ -330,4 +357,34 @@ fn random_seed() -> u64 {
     std::collections::hash_map::RandomState::new()
         .build_hasher()
         .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_dir_is_the_part_before_the_last_slash() {
+        let p = |s: &str| parent_dir(Path::new(s)).map(|d| d.to_str().unwrap().to_string());
+        assert_eq!(p("/var/lib/state").as_deref(), Some("/var/lib"));
+        assert_eq!(p("/state").as_deref(), Some("/"));
+        assert_eq!(p("run/x.fifo").as_deref(), Some("run"));
+        assert_eq!(p("state"), None);
+    }
+
+    #[test]
+    fn mode_lines_name_the_mode_first() {
+        assert_eq!(
+            mode_line(None, 0),
+            "open tracker: serving any torrent announced"
+        );
+        let (list, _) = AccessList::parse(
+            Mode::Blacklist,
+            b"0123456789abcdef0123456789abcdef01234567\n",
+        );
+        assert_eq!(
+            mode_line(Some((Mode::Blacklist, Path::new("/b"), &list)), 2),
+            "blacklist mode: serving any torrent but 1 refused from /b (2 bad lines skipped)"
+        );
+    }
 }

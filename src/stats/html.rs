@@ -103,8 +103,10 @@ pub fn put_head(
                     if i > 0 {
                         w.put(b", ")?;
                     }
-                    w.put(name.replace('_', " ").as_bytes())?;
-                    w.put(b" ")?;
+                    for part in name.split('_') {
+                        w.put(part.as_bytes())?;
+                        w.put(b" ")?;
+                    }
                     put_size(w, bytes as u64)?;
                 }
             }
