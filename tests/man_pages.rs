@@ -65,7 +65,7 @@ fn page_directives(page: &str) -> BTreeSet<String> {
     found
 }
 
-/// The first element of each `("name", …)` tuple in config.rs's
+/// The first element of each `("name", …)` tuple in src/config/directives.rs's
 /// `DIRECTIVES` table (rustfmt may put the name on the line after the `(`).
 fn source_directives(source: &str) -> BTreeSet<String> {
     let start = source
@@ -123,7 +123,7 @@ fn conf_page_documents_every_directive_config_rs_accepts() {
     );
 }
 
-/// Flags in config.rs's `OPTIONS` table: `('f', "", …)`; `'\0'` has none.
+/// Flags in src/config/cli.rs's `OPTIONS` table: `('f', "", …)`; `'\0'` has none.
 fn source_flags(source: &str) -> BTreeSet<char> {
     let start = source
         .find("const OPTIONS")
@@ -157,7 +157,7 @@ fn command_page_documents_every_flag_config_rs_accepts() {
         .collect();
     assert!(
         undocumented.is_empty(),
-        "flags in src/config.rs's OPTIONS without an '.It Fl' entry in docs/smoltracker.1: \
+        "flags in src/config/cli.rs's OPTIONS without an '.It Fl' entry in docs/smoltracker.1: \
          {undocumented:?}"
     );
     assert!(
