@@ -1,15 +1,9 @@
 //! Command line and configuration behaviour of the real binary.
 mod common;
 use common::*;
-use std::process::Stdio;
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = command().args(args).stdin(Stdio::null()).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_to_end(args)
 }
 
 fn temp_file(name: &str, text: &str) -> std::path::PathBuf {

@@ -5,16 +5,10 @@
 //! there; stats count what opentracker's count.
 mod common;
 use common::*;
-use std::process::Stdio;
 use std::time::Instant;
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = command().args(args).stdin(Stdio::null()).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_to_end(args)
 }
 
 /// `n` distinct info hashes.

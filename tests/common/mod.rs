@@ -59,6 +59,16 @@ fn collect(
     });
 }
 
+/// Runs the binary with `args` to its end: (exit code, stdout, stderr).
+pub fn run_to_end(args: &[&str]) -> (i32, String, String) {
+    let out = command().args(args).stdin(Stdio::null()).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 pub fn command() -> Command {
     let bin = std::env::var("SMOLTRACKER_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_smoltracker").to_string());
