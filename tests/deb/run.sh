@@ -212,7 +212,10 @@ probe "$H1" served > /dev/null || fail "not serving after the restart"
 say "kill -9 $pid: restarted by systemd, MainPID $np, serving"
 
 # upgrade: edited conffile kept, new binary running, state kept
-ct sh -c 'printf "# edited by the admin\ntracker.numwant_default 30\n" >> /etc/smoltracker/smoltracker.conf'
+# (edited in place: a directive that may appear once and is appended a second time
+# stops start-up, naming both lines)
+ct sed -i 's/^tracker.numwant_default 50$/# edited by the admin\ntracker.numwant_default 30/' /etc/smoltracker/smoltracker.conf
+ct grep -qx 'tracker.numwant_default 30' /etc/smoltracker/smoltracker.conf || fail "could not edit the conffile"
 # a new peer (another port) completing: one count over HTTP, one over UDP
 probe "$H1" served --event completed --peer-port 7001 > /dev/null || fail "completed announce"
 ct systemctl restart smoltracker # the state file is written on SIGTERM
