@@ -3,14 +3,16 @@
 //!
 //! File format (opentracker's, plus comments): one 40-hex info hash per line,
 //! any case; blank lines and lines starting with `#` are skipped; anything
-//! after the hash (separated by a non-hex character) is ignored. A UTF-8
+//! after the hash (separated by a non-hex character) is ignored. A line may
+//! also name a 64-hex v2 info hash (kept as the 20 bytes clients announce:
+//! its first 20), or two hashes (`V1HEX V2HEX name`, a hybrid release, see
+//! `releases`): both are listed. A UTF-8
 //! byte-order mark (Notepad) before the first line is skipped. Any other
 //! line is reported with `file:line` and its text, and skipped, never fatal.
 
 pub mod changes;
 pub mod fifo_lines;
 
-use crate::wire::parse_hex20;
 use crate::wire::query::InfoHash;
 use std::path::Path;
 use std::time::SystemTime;
@@ -97,20 +99,16 @@ impl AccessList {
         let mut hashes = Vec::new();
         let mut bad = Vec::new();
         for (i, raw) in strip_bom(text).split(|&b| b == b'\n').enumerate() {
-            let line = raw.trim_ascii();
-            if line.is_empty() || line.starts_with(b"#") {
-                continue;
-            }
-            let hash = line
-                .get(..40)
-                .filter(|_| line.get(40).is_none_or(|c| !c.is_ascii_hexdigit()))
-                .and_then(parse_hex20);
-            match hash {
-                Some(h) => hashes.push(h),
-                None => bad.push(BadLine {
+            match crate::releases::parse_line(raw) {
+                None => {}
+                Some(Ok(r)) => {
+                    hashes.push(r.primary);
+                    hashes.extend(r.secondary);
+                }
+                Some(Err(reason)) => bad.push(BadLine {
                     line: i + 1,
-                    reason: "not a 40-hex info hash",
-                    text: quote(line),
+                    reason,
+                    text: quote(raw.trim_ascii()),
                 }),
             }
         }
@@ -155,6 +153,7 @@ pub fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::parse_hex20;
 
     const A: &str = "0123456789abcdef0123456789abcdef01234567";
     const B: &str = "FEDCBA9876543210FEDCBA9876543210FEDCBA98";
@@ -198,6 +197,31 @@ mod tests {
         assert_eq!(bad[0].text, format!("{}\\x09r\\xc3\\xa9\\\\", &B[..39]));
         assert_eq!(bad[1].text, format!("{}...", &long[..QUOTE_MAX]));
         assert_eq!(quote(b"ok"), "ok");
+    }
+
+    #[test]
+    fn v2_and_two_hash_lines_list_every_hash() {
+        let v2 = "ab".repeat(32);
+        let text = format!(
+            "{v2} v2 only\n{A} {} hybrid.iso\n{}\n{A}{v2}\n",
+            v2.replace("ab", "cd"),
+            &v2[..50]
+        );
+        let (list, bad) = AccessList::parse(Mode::Whitelist, text.as_bytes());
+        assert_eq!(list.len(), 3);
+        assert!(
+            list.allows(&[0xab; 20]),
+            "a v2 hash is served as its first 20 bytes"
+        );
+        assert!(list.allows(&[0xcd; 20]));
+        assert!(list.allows(&parse_hex20(A.as_bytes()).unwrap()));
+        assert_eq!(
+            bad.iter().map(|b| (b.line, b.reason)).collect::<Vec<_>>(),
+            vec![
+                (3, crate::releases::BAD_HASH),
+                (4, crate::releases::BAD_HASH)
+            ]
+        );
     }
 
     #[test]

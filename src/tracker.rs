@@ -18,6 +18,7 @@ use crate::wire::query::{self, InfoHash, QueryError};
 use crate::wire::udp;
 use crate::wire::{bencode, Overflow, Writer};
 
+mod releases; // i29
 mod stats_page;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -117,6 +118,8 @@ pub struct Tracker {
     access: Option<AccessList>,
     changes: Changes,
     labels: Labels,
+    // i29: completed downloads per day (see tracker/releases.rs).
+    history: crate::history::History,
 }
 
 /// Whether `hash` is served under `access` with the FIFO `changes` applied.
@@ -150,6 +153,7 @@ impl Tracker {
             access: None,
             changes: Changes::default(),
             labels: Labels::none(),
+            history: crate::history::History::default(), // i29
         }
     }
 
@@ -336,7 +340,9 @@ impl Tracker {
                 let (access, changes) = (&self.access, &self.changes);
                 // Labels follow the list in force: hidden once a FIFO deletes the hash.
                 let allowed = |hash: &InfoHash| allowed_by(access, changes, hash);
-                let n = page.chunk(&self.stats, &mut self.swarm, &self.labels, &allowed, out);
+                // i29: the history for the charts and release downloads.
+                let (stats, history) = (&self.stats, &self.history);
+                let n = page.chunk(stats, &mut self.swarm, &self.labels, history, &allowed, out);
                 s.done = n == 0;
                 return n;
             }
@@ -474,6 +480,9 @@ impl Tracker {
             }
         };
         let completed = before.is_some_and(|b| counts.downloaded > b.downloaded);
+        if completed {
+            self.count_release_download(&a, now); // i29: per release and day
+        }
         let renewed = self.swarm.renewed_after();
         // Announces answered, as UDP counts them (opentracker's
         // successful announces): refused ones are counted apart.
@@ -645,6 +654,9 @@ impl Tracker {
             }
         };
         let completed = before.is_some_and(|b| counts.downloaded > b.downloaded);
+        if completed {
+            self.count_release_download(&a, now); // i29: per release and day
+        }
         let renewed = self.swarm.renewed_after();
         self.stats.udp_announces += 1;
         self.stats.count_announce(completed, renewed, None);

@@ -296,12 +296,16 @@ fn labels_show_in_json_prometheus_and_html_with_scrape_counts() {
     assert!(html.contains("say &quot;hi&quot; \\ back\\slash \\&quot;"));
     for (h, _, _) in &entries {
         let (s, l, c) = scrape(&t, h);
-        let cells = format!("</td><td>{s}</td><td>{l}</td><td>{c}</td></tr>");
+        // The counts, then the release's 30-day chart: 30 focusable bars.
+        let cells = format!("</td><td>{s}</td><td>{l}</td><td>{c}</td><td class=\"c\">");
         let row = html
             .lines()
             .find(|line| line.contains(&format!("title=\"{}\"", hex(h))))
             .unwrap_or_else(|| panic!("row for {}", hex(h)));
-        assert!(row.ends_with(&cells), "{row} vs {cells}");
+        assert!(row.contains(&cells), "{row} vs {cells}");
+        assert!(row.ends_with("</svg></td></tr>"), "{row}");
+        assert_eq!(row.matches("<rect ").count(), 30, "{row}");
+        assert_eq!(row.matches("tabindex=\"0\"").count(), 30, "{row}");
     }
     assert!(html.contains(&format!("title=\"{}\">e0e0e0e0\u{2026}</td>", hex(&bare))));
 }

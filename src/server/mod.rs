@@ -181,7 +181,12 @@ impl SharedState {
         if !force && fp == self.state_saved.get() {
             return;
         }
-        match state::save(path, &tracker.swarm, tracker.stats.tracker_id) {
+        match state::save(
+            path,
+            &tracker.swarm,
+            tracker.stats.tracker_id,
+            tracker.history(),
+        ) {
             Ok(_) => self.state_saved.set(fp),
             Err(e) => warn(format_args!(
                 "cannot write state file {}: {e}",
@@ -281,6 +286,7 @@ pub fn build_tracker(cfg: &Config) -> Result<Tracker, String> {
     let mut tracker = Tracker::new(swarm, Settings::from(cfg));
     tracker.set_labels(Labels::new(budget.labels)?);
     tracker.set_changes_capacity(budget.changes / ENTRY_BYTES);
+    tracker.set_history(crate::history::History::new(budget.history)?); // i29
     tracker.stats.memory = budget;
     // opentracker's g_tracker_id is random too; the state file keeps it.
     tracker.stats.tracker_id = random_seed() as u32;
@@ -354,6 +360,13 @@ pub fn run(
                     path.display(),
                     l.restored
                 ));
+                // i29: the download history after the counts.
+                if let Some(Err(e)) = text.as_deref().map(|t| tracker.history_mut().restore(t)) {
+                    warn(format_args!(
+                        "state {}: {e}; download history left out",
+                        path.display()
+                    ));
+                }
                 l.tracker_id
             }
             Some(Err(e)) => {

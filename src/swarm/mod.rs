@@ -35,6 +35,7 @@ mod expiry;
 mod index;
 mod order;
 mod peers;
+mod release;
 mod select;
 pub mod sources;
 #[cfg(test)]
