@@ -34,9 +34,11 @@
 //! The total series and the ring's bookkeeping are fixed ([`FIXED_BYTES`]);
 //! each release counted has a row of [`ROW_BYTES`] (its key, the downloads
 //! it saw twice — a hybrid client completing on both hashes — and its
-//! days). Rows are allocated at start-up; once they are all in use, a new
-//! release's downloads are counted in the total only, and counted as
-//! left out.
+//! days). Rows are allocated at start-up; once they are all in use, a row
+//! with nothing left to say (no download in the window, none seen twice: a
+//! release long gone) is given to the new release, and when there is none,
+//! the new release's downloads are counted in the total only, and counted as
+//! left out. Such idle rows are not written to the state file either.
 
 use crate::wire::escape::put_hex_lower;
 use crate::wire::query::InfoHash;
@@ -229,7 +231,20 @@ impl History {
     }
 
     fn row(&mut self, key: &InfoHash) -> Option<&mut Row> {
-        let at = match self.rows.binary_search_by(|r| r.key.cmp(key)) {
+        let mut search = self.rows.binary_search_by(|r| r.key.cmp(key));
+        if let (Err(i), true) = (search, self.rows.len() >= self.capacity) {
+            // Full: a row with nothing left to say (no day in the window, no
+            // download seen twice: a release long gone) makes room.
+            let idle = self
+                .rows
+                .iter()
+                .position(|r| r.duplicates == 0 && r.days.iter().all(|&n| n == 0));
+            if let Some(j) = idle {
+                self.rows.remove(j);
+                search = Err(if j < i { i - 1 } else { i });
+            }
+        }
+        let at = match search {
             Ok(i) => i,
             Err(i) if self.rows.len() < self.capacity => {
                 self.rows.insert(
@@ -356,14 +371,20 @@ impl History {
             .and_then(|()| w.put(b"\n"));
         f.write_all(w.written())?;
         put_days(f, b"# history total", None)?;
-        for r in &self.rows {
+        // Rows with nothing left to say are not kept.
+        let kept = || {
+            self.rows
+                .iter()
+                .filter(|r| r.duplicates > 0 || r.days.iter().any(|&n| n > 0))
+        };
+        for r in kept() {
             put_days(f, b"# history release ", Some(r))?;
         }
         let mut end = [0u8; 40];
         let mut w = Writer::new(&mut end);
         let _ = w
             .put(b"# history end ")
-            .and_then(|()| w.put_dec(self.rows.len() as u64))
+            .and_then(|()| w.put_dec(kept().count() as u64))
             .and_then(|()| w.put(b"\n"));
         f.write_all(w.written())
     }
@@ -508,15 +529,43 @@ mod tests {
         h.count(None, T0 + 89 * DAY, 89 * DAY as u32);
         assert_eq!(h.on(Some(&a), 20_795), 2);
         assert_eq!(days(&h, None, 20_795 + 89, DAYS).iter().sum::<u32>(), 5);
+        // A third release has no row (both are in use): the total still
+        // counts it.
+        let c = [3; 20];
+        h.count(Some(&c), T0 + 89 * DAY, 89 * DAY as u32);
+        assert_eq!((h.releases(), h.left_out()), (2, 1));
+        assert_eq!(h.on(None, 20_795 + 89), 2);
         h.count(None, T0 + 90 * DAY, 90 * DAY as u32);
         assert_eq!(h.on(Some(&a), 20_795), 0, "day 1 left the window");
         assert_eq!(h.on(Some(&b), 20_796), 1);
-        assert_eq!(days(&h, None, 20_795 + 90, DAYS).iter().sum::<u32>(), 4);
-        // A third release has no row: the total still counts it.
-        h.count(Some(&[3; 20]), T0 + 90 * DAY, 90 * DAY as u32);
+        assert_eq!(days(&h, None, 20_795 + 90, DAYS).iter().sum::<u32>(), 5);
+        // Now `a` has nothing left to say: its row goes to the third.
+        h.count(Some(&c), T0 + 90 * DAY, 90 * DAY as u32);
+        assert_eq!((h.releases(), h.left_out()), (2, 1));
+        assert_eq!(h.on(Some(&c), 20_795 + 90), 1);
+        assert_eq!(h.on(Some(&b), 20_796), 1, "b's row untouched");
+        // A row kept for downloads seen twice is not reused, nor are rows
+        // with nothing to say saved.
+        h.count(None, T0 + 91 * DAY, 91 * DAY as u32);
+        h.count_duplicate(&c);
+        h.count(Some(&a), T0 + 91 * DAY, 91 * DAY as u32);
+        assert_eq!(h.on(Some(&a), 20_795 + 91), 1, "took b's idle row");
+        let mut out = Vec::new();
+        h.save(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.ends_with("# history end 2\n"), "{text}");
+        h.count(Some(&b), T0 + 181 * DAY, 181 * DAY as u32);
+        assert_eq!(h.duplicates(&c), 1, "c kept: it saw a download twice");
+        assert_eq!(h.on(Some(&b), 20_795 + 181), 1);
         assert_eq!(h.left_out(), 1);
-        assert_eq!(h.on(None, 20_795 + 90), 2);
-        assert_eq!(h.releases(), 2);
+        let mut out = Vec::new();
+        h.save(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.ends_with("# history end 2\n"),
+            "a idle, its row now b's: {text}"
+        );
+        assert!(!text.contains(&"01".repeat(20)), "{text}");
     }
 
     #[test]
