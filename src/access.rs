@@ -36,6 +36,9 @@ pub struct AccessList {
     /// White or black.
     pub mode: Mode,
     hashes: Vec<InfoHash>,
+    /// Hashes listed only as the second hash of a line (a hybrid's other
+    /// half): the list names `hashes.len() - seconds` releases.
+    seconds: usize,
 }
 
 /// One line that was not a hash.
@@ -86,6 +89,7 @@ impl AccessList {
         AccessList {
             mode,
             hashes: Vec::new(),
+            seconds: 0,
         }
     }
 
@@ -97,6 +101,7 @@ impl AccessList {
     /// Parses file contents; bad lines are returned, not fatal.
     pub fn parse(mode: Mode, text: &[u8]) -> (AccessList, Vec<BadLine>) {
         let mut hashes = Vec::new();
+        let (mut firsts, mut seconds) = (Vec::new(), Vec::new());
         let mut bad = Vec::new();
         for (i, raw) in strip_bom(text).split(|&b| b == b'\n').enumerate() {
             match crate::releases::parse_line(raw) {
@@ -104,6 +109,8 @@ impl AccessList {
                 Some(Ok(r)) => {
                     hashes.push(r.primary);
                     hashes.extend(r.secondary);
+                    firsts.push(r.primary);
+                    seconds.extend(r.secondary);
                 }
                 Some(Err(reason)) => bad.push(BadLine {
                     line: i + 1,
@@ -115,7 +122,22 @@ impl AccessList {
         hashes.sort_unstable();
         hashes.dedup();
         hashes.shrink_to_fit();
-        (AccessList { mode, hashes }, bad)
+        // Second hashes that no line names first.
+        seconds.sort_unstable();
+        seconds.dedup();
+        firsts.sort_unstable();
+        let seconds = seconds
+            .iter()
+            .filter(|h| firsts.binary_search(h).is_err())
+            .count();
+        (
+            AccessList {
+                mode,
+                hashes,
+                seconds,
+            },
+            bad,
+        )
     }
 
     /// Reads and parses `path`.
@@ -136,6 +158,12 @@ impl AccessList {
     /// Hashes listed.
     pub fn len(&self) -> usize {
         self.hashes.len()
+    }
+
+    /// Releases listed: hashes, the second hash of a two-hash line not
+    /// counted apart.
+    pub fn releases(&self) -> usize {
+        self.hashes.len() - self.seconds
     }
 
     /// True when no hash is listed.
@@ -163,7 +191,7 @@ mod tests {
         let text = format!("# releases\n\n{A}\n  {B}  my-release.iso\n{A}#dup\n");
         let (list, bad) = AccessList::parse(Mode::Whitelist, text.as_bytes());
         assert!(bad.is_empty(), "{bad:?}");
-        assert_eq!(list.len(), 2);
+        assert_eq!((list.len(), list.releases()), (2, 2));
         assert!(list.allows(&parse_hex20(A.as_bytes()).unwrap()));
         assert!(list.allows(&parse_hex20(B.as_bytes()).unwrap()));
         assert!(!list.allows(&[0; 20]));
@@ -215,6 +243,7 @@ mod tests {
         );
         assert!(list.allows(&[0xcd; 20]));
         assert!(list.allows(&parse_hex20(A.as_bytes()).unwrap()));
+        assert_eq!(list.releases(), 2, "the hybrid is one release");
         assert_eq!(
             bad.iter().map(|b| (b.line, b.reason)).collect::<Vec<_>>(),
             vec![

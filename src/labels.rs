@@ -208,7 +208,7 @@ impl Labels {
     /// single-threaded and a rebuild runs to its end.
     pub fn rebuild(&mut self, text: &[u8]) -> Rebuilt {
         let mut found: Vec<(InfoHash, Label)> = Vec::new();
-        let mut pairs: Vec<(InfoHash, InfoHash)> = Vec::new();
+        let mut pairs: Vec<(InfoHash, InfoHash, usize)> = Vec::new();
         let mut notes = Vec::new();
         for (i, raw) in crate::access::strip_bom(text)
             .split(|&b| b == b'\n')
@@ -219,7 +219,7 @@ impl Labels {
             };
             let (hash, rest) = (line.primary, line.rest.trim_ascii());
             if let Some(second) = line.secondary {
-                pairs.push((hash, second));
+                pairs.push((hash, second, i + 1));
             }
             if rest.is_empty() || rest.starts_with(b"#") {
                 continue;
@@ -245,8 +245,14 @@ impl Labels {
         }
         let kept: Vec<&(InfoHash, Label)> = last.iter().map(|&k| &found[k]).collect();
         self.clear();
-        for (primary, secondary) in pairs {
-            self.pairs.add(primary, secondary);
+        for (primary, secondary, line) in pairs {
+            if !self.pairs.add(primary, secondary) {
+                notes.push(LabelNote {
+                    line,
+                    what: "second hash not tied to the first: the release pair table is full \
+                           (both hashes are served; raise tracker.label_memory)",
+                });
+            }
         }
         let budget = self.words.as_ref().map_or(0, |w| w.len() * 4);
         let mut text_total = 0;
@@ -563,6 +569,37 @@ mod tests {
         assert_eq!(small.len(), 1);
         assert_eq!(small.get(&h(1)).map(|l| l.len()), Some(30));
         assert!(!Labels::none().set(&h(1), b"x"));
+    }
+
+    #[test]
+    fn hybrid_lines_pair_their_hashes_and_label_the_first() {
+        let v2 = "cd".repeat(32);
+        let mut s = Labels::new(1 << 12).unwrap();
+        let text = format!(
+            "{A} {v2}  hybrid.iso\n{v2}\n{B} {} v2 first\n",
+            "ef".repeat(32)
+        );
+        let r = s.rebuild(text.as_bytes());
+        assert!(r.notes.is_empty(), "{:?}", r.notes);
+        assert_eq!(s.get(&hash(A)).as_deref(), Some(&b"hybrid.iso"[..]));
+        assert_eq!(s.get(&[0xcd; 20]), None);
+        assert_eq!(s.pairs().primary_of(&[0xcd; 20]), hash(A));
+        assert_eq!(s.pairs().secondary_of(&hash(A)), Some([0xcd; 20]));
+        assert_eq!(s.pairs().primary_of(&[0xef; 20]), hash(B));
+        assert_eq!(s.pairs().len(), 2);
+        // A reload without the pair unties it.
+        s.rebuild(format!("{A} hybrid.iso\n").as_bytes());
+        assert!(s.pairs().is_empty());
+        // No room for pairs (a budget under 8 x 80 bytes): noted, line by line.
+        let mut small = Labels::new(600).unwrap();
+        let r = small.rebuild(text.as_bytes());
+        assert_eq!(
+            r.notes.iter().map(|n| n.line).collect::<Vec<_>>(),
+            vec![1, 3]
+        );
+        assert!(r.notes[0].what.contains("pair table is full"));
+        assert_eq!(small.get(&hash(A)).as_deref(), Some(&b"hybrid.iso"[..]));
+        assert!(small.used() <= small.budget());
     }
 
     #[test]

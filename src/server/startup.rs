@@ -124,6 +124,13 @@ pub fn mode_line(access: Option<(Mode, &Path, &AccessList)>, bad: usize) -> Stri
     };
     match access {
         None => "open tracker: serving any torrent announced".into(),
+        // i29: a hybrid's two hashes are one release.
+        Some((Mode::Whitelist, path, list)) if list.releases() != list.len() => format!(
+            "whitelist mode: {} releases ({} info hashes) from {}{skipped}",
+            list.releases(),
+            list.len(),
+            path.display()
+        ),
         Some((Mode::Whitelist, path, list)) => format!(
             "whitelist mode: {} releases from {}{skipped}",
             list.len(),
@@ -298,4 +305,31 @@ fn writable_dir(path: &Path) -> bool {
     };
     // SAFETY: c is a valid NUL-terminated path; access has no other inputs.
     unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mode_line_counts_a_hybrid_once() {
+        let text = format!(
+            "{} {} hybrid\n{} plain\n",
+            "ab".repeat(20),
+            "cd".repeat(32),
+            "ef".repeat(20)
+        );
+        let (list, _) = AccessList::parse(Mode::Whitelist, text.as_bytes());
+        let line = mode_line(Some((Mode::Whitelist, Path::new("wl"), &list)), 0);
+        assert_eq!(line, "whitelist mode: 2 releases (3 info hashes) from wl");
+        let (list, _) = AccessList::parse(
+            Mode::Whitelist,
+            b"ababababababababababababababababababab12\n",
+        );
+        let line = mode_line(Some((Mode::Whitelist, Path::new("wl"), &list)), 1);
+        assert_eq!(
+            line,
+            "whitelist mode: 1 releases from wl (1 bad lines skipped)"
+        );
+    }
 }
