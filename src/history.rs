@@ -289,6 +289,12 @@ impl History {
         self.find(key).map_or(0, |r| r.duplicates)
     }
 
+    /// Downloads seen twice, over every release (to take off totals that
+    /// add up per-hash counts).
+    pub fn duplicates_total(&self) -> u64 {
+        self.rows.iter().map(|r| u64::from(r.duplicates)).sum()
+    }
+
     fn find(&self, key: &InfoHash) -> Option<&Row> {
         let i = self.rows.binary_search_by(|r| r.key.cmp(key)).ok()?;
         Some(&self.rows[i])
@@ -677,6 +683,7 @@ mod tests {
         assert_eq!(days(&back, None, last, 1), [2]);
         assert_eq!(back.duplicates(&a), 2);
         assert_eq!(back.duplicates(&b), 0);
+        assert_eq!(back.duplicates_total(), 2);
         // An old state file has no history: nothing, and no error.
         let mut old = History::new(FIXED_BYTES + ROW_BYTES).unwrap();
         assert_eq!(old.restore("# smoltracker state v1\n# end 0\n"), Ok(0));

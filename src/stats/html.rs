@@ -97,6 +97,8 @@ pub fn put_head(
     until: &[u8],
 ) -> Result<(), Overflow> {
     let (seeders, leechers, completed) = h.swarm.totals();
+    // A hybrid's download is counted on both hashes; once here.
+    let completed = completed.saturating_sub(h.history.duplicates_total());
     let used = (h.swarm.memory_used() + h.labels.used() + h.history.used()) as u64;
     let cap = h.memory.cap as u64;
     let mut rest = PAGE;

@@ -68,6 +68,8 @@ pub fn put_head(
     today: u32,
 ) -> Result<(), Overflow> {
     let (seeders, leechers, completed) = swarm.totals();
+    // A hybrid's download is counted on both hashes; once here.
+    let completed = completed.saturating_sub(history.duplicates_total());
     let cap = swarm.capacity();
     let e = &stats.http_errors;
     let values: [u64; 39] = [

@@ -169,6 +169,8 @@ mod tests {
         let daily = hybrid["daily"].as_array().unwrap();
         assert_eq!(daily.len(), 30);
         assert_eq!(daily[29], 2);
+        // The totals count the hybrid's download once too (2 + the v2-only's 0).
+        assert_eq!(j["totals"]["completed"], 2);
         let total = j["history"]["total"].as_array().unwrap();
         assert_eq!(total.len(), 90);
         assert_eq!(total[89], 2);

@@ -236,6 +236,8 @@ def main_test(args):
                       f"({len(done.get(hexh, ()))})")
             check((o.get("label"), o.get("seeders"), o.get("leechers"), o.get("completed"))
                   == ("v2only.bin", 2, 0, 1), f"the v2-only release is served and counted: {o}")
+            check(j["totals"]["completed"] == len(hybrid_peers) + 1,
+                  f"totals.completed counts each download once: {j['totals']['completed']}")
             total = j["history"]["total"][-1]
             check(total == len(hybrid_peers) + 1,
                   f"today's total: {total} = {len(hybrid_peers)} + 1")
