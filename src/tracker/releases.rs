@@ -214,6 +214,72 @@ mod tests {
         assert!(!prom.contains(&V2[..40]));
     }
 
+    /// A UDP announce of `hex`'s first 20 bytes from `from`:`port` with
+    /// `event` (BEP 15: 1 completed, 2 started); returns the reply's action.
+    fn udp_announce(
+        t: &mut Tracker,
+        hex: &str,
+        from: &str,
+        port: u16,
+        left: u64,
+        event: u32,
+    ) -> u32 {
+        let from: std::net::IpAddr = from.parse().unwrap();
+        let mut out = [0u8; 1500];
+        let mut req = crate::wire::udp::PROTOCOL_ID.to_be_bytes().to_vec();
+        req.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 7]);
+        let n = t.udp(&req, from, 100, &mut out).unwrap();
+        assert_eq!(n, 16);
+        let mut b = out[8..16].to_vec();
+        b.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 9]);
+        b.extend_from_slice(&crate::wire::parse_hex20(&hex.as_bytes()[..40]).unwrap());
+        b.extend_from_slice(&[0; 20]);
+        b.extend_from_slice(&0u64.to_be_bytes());
+        b.extend_from_slice(&left.to_be_bytes());
+        b.extend_from_slice(&0u64.to_be_bytes());
+        b.extend_from_slice(&event.to_be_bytes());
+        b.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+        b.extend_from_slice(&port.to_be_bytes());
+        let n = t.udp(&b, from, 100, &mut out).unwrap();
+        assert!(n >= 8);
+        u32::from_be_bytes(out[..4].try_into().unwrap())
+    }
+
+    #[test]
+    fn a_hybrid_completing_over_http_and_udp_is_one_download() {
+        // No name: the release is still one row, under its first hash, even
+        // while only its second hash has peers.
+        let mut t = tracker(&format!("{V1} {V2}\n"));
+        assert_eq!(udp_announce(&mut t, V2, "10.0.0.5", 7000, 9, 2), 1);
+        let j = json(&mut t);
+        let rows = j["torrents"].as_array().unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0]["info_hash"], V1);
+        assert_eq!(rows[0]["info_hash2"], &V2[..40]);
+        assert_eq!(rows[0]["leechers"], 1);
+        // Completed over UDP on v2, then over HTTP on v1: one download.
+        announce(&mut t, V1, "10.0.0.5", 7000, 9, "started");
+        assert_eq!(udp_announce(&mut t, V2, "10.0.0.5", 7000, 0, 1), 1);
+        announce(&mut t, V1, "10.0.0.5", 7000, 0, "completed");
+        let j = json(&mut t);
+        let row = &j["torrents"][0];
+        assert_eq!(
+            (row["seeders"].as_u64(), row["leechers"].as_u64()),
+            (Some(1), Some(0))
+        );
+        assert_eq!(row["completed"], 1);
+        assert_eq!(j["history"]["total"][89], 1);
+        assert_eq!(j["totals"]["completed"], 1);
+        assert_eq!(
+            t.history()
+                .duplicates(&crate::wire::parse_hex20(V1.as_bytes()).unwrap()),
+            1
+        );
+        // Another client, v1 only over UDP: a second download.
+        assert_eq!(udp_announce(&mut t, V1, "10.0.0.6", 7000, 0, 1), 1);
+        assert_eq!(json(&mut t)["torrents"][0]["completed"], 2);
+    }
+
     #[test]
     fn a_download_outside_the_whitelist_lines_counts_in_the_total_only() {
         let mut t = tracker(&format!("{V1}\n"));
