@@ -37,8 +37,9 @@ pub enum PageKind {
 #[derive(Clone, Copy)]
 enum Part {
     Head,
-    /// HTML: the total chart, bar by bar, then the head's rest.
+    /// HTML: the 90-day chart of all downloads, bar by bar.
     Chart,
+    /// HTML: the head after the chart, up to the rows.
     HeadRest,
     Labelled,
     Unlabelled,
