@@ -3,7 +3,10 @@
 //!
 //! File format (opentracker's, plus comments): one 40-hex info hash per line,
 //! any case; blank lines and lines starting with `#` are skipped; anything
-//! after the hash (separated by a non-hex character) is ignored. A UTF-8
+//! after the hash (separated by a non-hex character) is ignored. A line may
+//! also name a 64-hex v2 info hash (kept as the 20 bytes clients announce:
+//! its first 20), or two hashes (`V1HEX V2HEX name`, a hybrid release, see
+//! `releases`): both are listed. A UTF-8
 //! byte-order mark (Notepad) before the first line is skipped. Any other
 //! line is reported with `file:line` and its text, and skipped, never fatal.
 
@@ -11,7 +14,6 @@ pub mod changes;
 pub mod fifo_lines;
 
 use crate::info_hash::InfoHash;
-use crate::wire::parse_hex20;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -34,6 +36,9 @@ pub struct AccessList {
     /// White or black.
     pub mode: Mode,
     hashes: Vec<InfoHash>,
+    /// Hashes listed only as the second hash of a line (a hybrid's other
+    /// half): the list names `hashes.len() - seconds` releases.
+    seconds: usize,
 }
 
 /// One line that was not a hash.
@@ -84,6 +89,7 @@ impl AccessList {
         AccessList {
             mode,
             hashes: Vec::new(),
+            seconds: 0,
         }
     }
 
@@ -95,29 +101,43 @@ impl AccessList {
     /// Parses file contents; bad lines are returned, not fatal.
     pub fn parse(mode: Mode, text: &[u8]) -> (AccessList, Vec<BadLine>) {
         let mut hashes = Vec::new();
+        let (mut firsts, mut seconds) = (Vec::new(), Vec::new());
         let mut bad = Vec::new();
         for (i, raw) in strip_bom(text).split(|&b| b == b'\n').enumerate() {
-            let line = raw.trim_ascii();
-            if line.is_empty() || line.starts_with(b"#") {
-                continue;
-            }
-            let hash = line
-                .get(..40)
-                .filter(|_| line.get(40).is_none_or(|c| !c.is_ascii_hexdigit()))
-                .and_then(parse_hex20);
-            match hash {
-                Some(h) => hashes.push(h),
-                None => bad.push(BadLine {
+            match crate::releases::parse_line(raw) {
+                None => {}
+                Some(Ok(r)) => {
+                    hashes.push(r.primary);
+                    hashes.extend(r.secondary);
+                    firsts.push(r.primary);
+                    seconds.extend(r.secondary);
+                }
+                Some(Err(reason)) => bad.push(BadLine {
                     line: i + 1,
-                    reason: "not a 40-hex info hash",
-                    text: quote(line),
+                    reason,
+                    text: quote(raw.trim_ascii()),
                 }),
             }
         }
         hashes.sort_unstable();
         hashes.dedup();
         hashes.shrink_to_fit();
-        (AccessList { mode, hashes }, bad)
+        // Second hashes that no line names first.
+        seconds.sort_unstable();
+        seconds.dedup();
+        firsts.sort_unstable();
+        let seconds = seconds
+            .iter()
+            .filter(|h| firsts.binary_search(h).is_err())
+            .count();
+        (
+            AccessList {
+                mode,
+                hashes,
+                seconds,
+            },
+            bad,
+        )
     }
 
     /// Reads and parses `path`.
@@ -140,6 +160,12 @@ impl AccessList {
         self.hashes.len()
     }
 
+    /// Releases listed: hashes, the second hash of a two-hash line not
+    /// counted apart.
+    pub fn releases(&self) -> usize {
+        self.hashes.len() - self.seconds
+    }
+
     /// True when no hash is listed.
     pub fn is_empty(&self) -> bool {
         self.hashes.is_empty()
@@ -155,6 +181,7 @@ pub fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::parse_hex20;
 
     const A: &str = "0123456789abcdef0123456789abcdef01234567";
     const B: &str = "FEDCBA9876543210FEDCBA9876543210FEDCBA98";
@@ -164,7 +191,7 @@ mod tests {
         let text = format!("# releases\n\n{A}\n  {B}  my-release.iso\n{A}#dup\n");
         let (list, bad) = AccessList::parse(Mode::Whitelist, text.as_bytes());
         assert!(bad.is_empty(), "{bad:?}");
-        assert_eq!(list.len(), 2);
+        assert_eq!((list.len(), list.releases()), (2, 2));
         assert!(list.allows(&parse_hex20(A.as_bytes()).unwrap()));
         assert!(list.allows(&parse_hex20(B.as_bytes()).unwrap()));
         assert!(!list.allows(&[0; 20]));
@@ -198,6 +225,32 @@ mod tests {
         assert_eq!(bad[0].text, format!("{}\\x09r\\xc3\\xa9\\\\", &B[..39]));
         assert_eq!(bad[1].text, format!("{}...", &long[..QUOTE_MAX]));
         assert_eq!(quote(b"ok"), "ok");
+    }
+
+    #[test]
+    fn v2_and_two_hash_lines_list_every_hash() {
+        let v2 = "ab".repeat(32);
+        let text = format!(
+            "{v2} v2 only\n{A} {} hybrid.iso\n{}\n{A}{v2}\n",
+            v2.replace("ab", "cd"),
+            &v2[..50]
+        );
+        let (list, bad) = AccessList::parse(Mode::Whitelist, text.as_bytes());
+        assert_eq!(list.len(), 3);
+        assert!(
+            list.allows(&[0xab; 20]),
+            "a v2 hash is served as its first 20 bytes"
+        );
+        assert!(list.allows(&[0xcd; 20]));
+        assert!(list.allows(&parse_hex20(A.as_bytes()).unwrap()));
+        assert_eq!(list.releases(), 2, "the hybrid is one release");
+        assert_eq!(
+            bad.iter().map(|b| (b.line, b.reason)).collect::<Vec<_>>(),
+            vec![
+                (3, crate::releases::BAD_HASH),
+                (4, crate::releases::BAD_HASH)
+            ]
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! One memory budget: `tracker.max_memory` divided, at start-up, between
 //! everything the tracker allocates afterwards — connection buffers, UDP
 //! batch buffers, the accept loops' buffers, the ordered-walk batch, the
-//! source buckets, the whitelist labels and the access FIFOs' changesets —
+//! source buckets, the whitelist labels, the access FIFOs' changesets and
+//! the download history —
 //! and the torrent and peer tables, which get the rest.
 //!
 //! The number of HTTP connections (each may hold a request and a response
@@ -44,6 +45,9 @@ pub struct Budget {
     pub labels: usize,
     /// The access FIFOs' changesets.
     pub changes: usize,
+    /// The download history (`history`): the total series always, rows
+    /// per release when a whitelist is configured.
+    pub history: usize,
 }
 
 /// Bytes the label store takes: `tracker.label_memory`, or a sixteenth of
@@ -65,6 +69,17 @@ pub fn changes_budget(cfg: &Config) -> usize {
     cfg.max_memory / 32
 }
 
+/// Bytes the download history takes: its fixed part, plus a thirty-second
+/// of the cap for per-release rows when a whitelist is configured (on a
+/// 4 MiB cap, 128 KiB: 340 releases of 384 bytes).
+pub fn history_budget(cfg: &Config) -> usize {
+    crate::history::FIXED_BYTES
+        + match cfg.access.whitelist {
+            Some(_) => cfg.max_memory / 32,
+            None => 0,
+        }
+}
+
 /// Divides `cfg.max_memory`; errors say what does not fit and, for an
 /// explicit `tracker.max_connections`, where it was set.
 ///
@@ -77,6 +92,7 @@ pub fn divide(cfg: &Config, udp_batch_bytes: usize) -> Result<Budget, String> {
     let fixed_bytes = Swarm::fixed_bytes(&cfg.policy);
     let labels = label_budget(cfg);
     let changes = changes_budget(cfg);
+    let history = history_budget(cfg);
     let connections = match &cfg.max_connections_at {
         Some(at) => {
             let most = cap / EXPLICIT_SHARE / CONNECTION_BYTES;
@@ -94,16 +110,16 @@ pub fn divide(cfg: &Config, udp_batch_bytes: usize) -> Result<Budget, String> {
     };
     let connection_bytes = connections * CONNECTION_BYTES;
     let tables = cap
-        .checked_sub(socket_bytes + fixed_bytes + labels + changes + connection_bytes)
+        .checked_sub(socket_bytes + fixed_bytes + labels + changes + history + connection_bytes)
         .filter(|&t| t >= MIN_TABLES)
         .ok_or_else(|| {
             format!(
-                "tracker.max_memory {} KiB is too small: sockets ({} KiB), {connections} connections ({} KiB), fixed tables ({} KiB), labels and FIFO changes ({} KiB) leave less than {} KiB for torrents and peers",
+                "tracker.max_memory {} KiB is too small: sockets ({} KiB), {connections} connections ({} KiB), fixed tables ({} KiB), labels, FIFO changes and history ({} KiB) leave less than {} KiB for torrents and peers",
                 cap >> 10,
                 socket_bytes >> 10,
                 connection_bytes >> 10,
                 fixed_bytes >> 10,
-                (labels + changes) >> 10,
+                (labels + changes + history) >> 10,
                 MIN_TABLES >> 10
             )
         })?;
@@ -116,12 +132,13 @@ pub fn divide(cfg: &Config, udp_batch_bytes: usize) -> Result<Budget, String> {
         fixed_bytes,
         labels,
         changes,
+        history,
     })
 }
 
 impl Budget {
     /// The parts as (name, bytes), in the order the stats list them.
-    pub fn parts(&self) -> [(&'static str, usize); 6] {
+    pub fn parts(&self) -> [(&'static str, usize); 7] {
         [
             ("tables", self.tables),
             ("connections", self.connection_bytes),
@@ -129,13 +146,14 @@ impl Budget {
             ("fixed", self.fixed_bytes),
             ("labels", self.labels),
             ("fifo_changes", self.changes),
+            ("history", self.history),
         ]
     }
 
     /// One log line: where the cap goes.
     pub fn describe(&self) -> String {
         format!(
-            "memory budget {} KiB: tables {} KiB, {} connections {} KiB, socket buffers {} KiB, fixed {} KiB, labels {} KiB, FIFO changes {} KiB",
+            "memory budget {} KiB: tables {} KiB, {} connections {} KiB, socket buffers {} KiB, fixed {} KiB, labels {} KiB, FIFO changes {} KiB, history {} KiB",
             self.cap >> 10,
             self.tables >> 10,
             self.connections,
@@ -143,7 +161,8 @@ impl Budget {
             self.socket_bytes >> 10,
             self.fixed_bytes >> 10,
             self.labels >> 10,
-            self.changes >> 10
+            self.changes >> 10,
+            self.history.div_ceil(1024)
         )
     }
 }
@@ -180,12 +199,25 @@ mod tests {
                     + b.socket_bytes
                     + b.fixed_bytes
                     + b.labels
-                    + b.changes,
+                    + b.changes
+                    + b.history,
                 mem
             );
             assert!(b.connections >= 1 && b.connections <= DERIVED_MAX_CONNECTIONS);
         }
         assert_eq!(divide_t(&cfg(4 << 20)).unwrap().connections, 50);
+        // With a whitelist, the history gets a thirty-second for rows.
+        let mut w = cfg(4 << 20);
+        w.access.whitelist = Some("wl".into());
+        let b = divide_t(&w).unwrap();
+        assert_eq!(b.history, crate::history::FIXED_BYTES + (128 << 10));
+        let h = crate::history::History::new(b.history).unwrap();
+        assert!(h.budget() <= b.history);
+        assert_eq!(h.capacity(), (128 << 10) / crate::history::ROW_BYTES);
+        assert_eq!(
+            divide_t(&cfg(4 << 20)).unwrap().history,
+            crate::history::FIXED_BYTES
+        );
         assert_eq!(divide_t(&cfg(64 << 20)).unwrap().connections, 256);
     }
 

@@ -12,10 +12,14 @@
 //! start-up: sorted entries (hash, text offset and length: 24 bytes) followed
 //! by the label bytes. It is rebuilt in place when the whitelist is reloaded;
 //! labels that do not fit are left out and counted.
+//!
+//! A line with two hashes (a hybrid release, see `releases`) labels its
+//! first hash; the pair is kept in a [`Pairs`] table that takes an eighth of
+//! the store's budget and is rebuilt with it.
 
 use crate::info_hash::InfoHash;
 use crate::region::Words;
-use crate::wire::parse_hex20;
+use crate::releases::Pairs;
 
 /// Longest label kept, in bytes of UTF-8.
 pub const LABEL_MAX: usize = 64;
@@ -117,6 +121,7 @@ pub struct Rebuilt {
 /// The label store (see the module comment).
 pub struct Labels {
     words: Option<Words>,
+    pairs: Pairs,
     len: usize,
     text_bytes: usize,
     dropped: usize,
@@ -127,17 +132,22 @@ impl Labels {
     pub fn none() -> Labels {
         Labels {
             words: None,
+            pairs: Pairs::default(),
             len: 0,
             text_bytes: 0,
             dropped: 0,
         }
     }
 
-    /// A store of `budget` bytes (0: no labels, no mapping).
+    /// A store of `budget` bytes (0: no labels, no mapping): an eighth for
+    /// the release pairs, the rest for labels.
     pub fn new(budget: usize) -> Result<Labels, String> {
         let mut labels = Labels::none();
-        if budget >= 4 {
-            let words = Words::new(budget / 4).map_err(|e| format!("label store: {e}"))?;
+        let pairs = budget / 8;
+        labels.pairs = Pairs::new(pairs)?;
+        let rest = budget - pairs;
+        if rest >= 4 {
+            let words = Words::new(rest / 4).map_err(|e| format!("label store: {e}"))?;
             labels.words = Some(words);
         }
         Ok(labels)
@@ -145,12 +155,28 @@ impl Labels {
 
     /// Bytes the store may use.
     pub fn budget(&self) -> usize {
-        self.words.as_ref().map_or(0, |w| w.len() * 4)
+        self.words.as_ref().map_or(0, |w| w.len() * 4) + self.pairs.budget()
     }
 
     /// Bytes in use.
     pub fn used(&self) -> usize {
-        self.len * ENTRY_WORDS * 4 + self.text_bytes
+        self.len * ENTRY_WORDS * 4 + self.text_bytes + self.pairs.used()
+    }
+
+    /// The two-hash releases.
+    pub fn pairs(&self) -> &Pairs {
+        &self.pairs
+    }
+
+    /// Makes `secondary` the second hash of `primary`'s release (an added
+    /// FIFO line with two hashes); false when the pair table is full.
+    pub fn pair(&mut self, primary: InfoHash, secondary: InfoHash) -> bool {
+        self.pairs.add(primary, secondary)
+    }
+
+    /// Forgets the pair `hash` is in (a FIFO deleted it).
+    pub fn unpair(&mut self, hash: &InfoHash) {
+        self.pairs.remove(hash);
     }
 
     /// Labels stored.
@@ -170,6 +196,7 @@ impl Labels {
 
     /// Forgets every label.
     pub fn clear(&mut self) {
+        self.pairs.clear();
         self.len = 0;
         self.text_bytes = 0;
         self.dropped = 0;
@@ -181,15 +208,19 @@ impl Labels {
     /// single-threaded and a rebuild runs to its end.
     pub fn rebuild(&mut self, text: &[u8]) -> Rebuilt {
         let mut found: Vec<(InfoHash, Label)> = Vec::new();
+        let mut pairs: Vec<(InfoHash, InfoHash, usize)> = Vec::new();
         let mut notes = Vec::new();
         for (i, raw) in crate::access::strip_bom(text)
             .split(|&b| b == b'\n')
             .enumerate()
         {
-            let Some((hash, rest)) = split_line(raw) else {
+            let Some(Ok(line)) = crate::releases::parse_line(raw) else {
                 continue;
             };
-            let rest = rest.trim_ascii();
+            let (hash, rest) = (line.primary, line.rest.trim_ascii());
+            if let Some(second) = line.secondary {
+                pairs.push((hash, second, i + 1));
+            }
             if rest.is_empty() || rest.starts_with(b"#") {
                 continue;
             }
@@ -214,7 +245,16 @@ impl Labels {
         }
         let kept: Vec<&(InfoHash, Label)> = last.iter().map(|&k| &found[k]).collect();
         self.clear();
-        let budget = self.budget();
+        for (primary, secondary, line) in pairs {
+            if !self.pairs.add(primary, secondary) {
+                notes.push(LabelNote {
+                    line,
+                    what: "second hash not tied to the first: the release pair table is full \
+                           (both hashes are served; raise tracker.label_memory)",
+                });
+            }
+        }
+        let budget = self.words.as_ref().map_or(0, |w| w.len() * 4);
         let mut text_total = 0;
         let mut fit = 0;
         for (_, label) in &kept {
@@ -370,20 +410,10 @@ fn put_byte(words: &mut [u32], p: usize, b: u8) {
     words[p / 4] = u32::from_ne_bytes(bytes);
 }
 
-/// A whitelist line's hash and the text after it (opentracker's rule: 40 hex
-/// digits, then the end or a non-hex character), `None` for other lines.
-pub fn split_line(raw: &[u8]) -> Option<(InfoHash, &[u8])> {
-    let line = raw.trim_ascii();
-    if line.starts_with(b"#") || line.get(40).is_some_and(u8::is_ascii_hexdigit) {
-        return None;
-    }
-    let hash = parse_hex20(line.get(..40)?)?;
-    Some((hash, &line[40..]))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::parse_hex20;
 
     const A: &str = "0123456789abcdef0123456789abcdef01234567";
     const B: &str = "fedcba9876543210fedcba9876543210fedcba98";
@@ -539,6 +569,37 @@ mod tests {
         assert_eq!(small.len(), 1);
         assert_eq!(small.get(&h(1)).map(|l| l.len()), Some(30));
         assert!(!Labels::none().set(&h(1), b"x"));
+    }
+
+    #[test]
+    fn hybrid_lines_pair_their_hashes_and_label_the_first() {
+        let v2 = "cd".repeat(32);
+        let mut s = Labels::new(1 << 12).unwrap();
+        let text = format!(
+            "{A} {v2}  hybrid.iso\n{v2}\n{B} {} v2 first\n",
+            "ef".repeat(32)
+        );
+        let r = s.rebuild(text.as_bytes());
+        assert!(r.notes.is_empty(), "{:?}", r.notes);
+        assert_eq!(s.get(&hash(A)).as_deref(), Some(&b"hybrid.iso"[..]));
+        assert_eq!(s.get(&[0xcd; 20]), None);
+        assert_eq!(s.pairs().primary_of(&[0xcd; 20]), hash(A));
+        assert_eq!(s.pairs().secondary_of(&hash(A)), Some([0xcd; 20]));
+        assert_eq!(s.pairs().primary_of(&[0xef; 20]), hash(B));
+        assert_eq!(s.pairs().len(), 2);
+        // A reload without the pair unties it.
+        s.rebuild(format!("{A} hybrid.iso\n").as_bytes());
+        assert!(s.pairs().is_empty());
+        // No room for pairs (a budget under 8 x 80 bytes): noted, line by line.
+        let mut small = Labels::new(600).unwrap();
+        let r = small.rebuild(text.as_bytes());
+        assert_eq!(
+            r.notes.iter().map(|n| n.line).collect::<Vec<_>>(),
+            vec![1, 3]
+        );
+        assert!(r.notes[0].what.contains("pair table is full"));
+        assert_eq!(small.get(&hash(A)).as_deref(), Some(&b"hybrid.iso"[..]));
+        assert!(small.used() <= small.budget());
     }
 
     #[test]

@@ -10,7 +10,13 @@
 //! lines, what opentracker's `-l` loads) is read too, so a dump taken from a
 //! running opentracker seeds the completed counts; the next write turns it
 //! into this format.
+//!
+//! After the end marker comes the download history (`history`): lines
+//! starting `# history `, with their own end line. Parsers from before it
+//! stop at the counts' end marker and never read them; a file without them
+//! loads with an empty history.
 
+use crate::history::History;
 use crate::info_hash::InfoHash;
 use crate::swarm::Swarm;
 use crate::wire::escape::put_hex_lower;
@@ -125,9 +131,14 @@ pub fn fingerprint(swarm: &Swarm) -> (usize, u64) {
     (swarm.torrent_count(), downloaded)
 }
 
-/// Writes every non-zero completed count and the tracker id atomically
-/// (temp file + rename).
-pub fn save(path: &Path, swarm: &Swarm, tracker_id: u32) -> std::io::Result<usize> {
+/// Writes every non-zero completed count, the tracker id and the download
+/// history atomically (temp file + rename).
+pub fn save(
+    path: &Path,
+    swarm: &Swarm,
+    tracker_id: u32,
+    history: &History,
+) -> std::io::Result<usize> {
     let mut tmp = PathBuf::from(path);
     tmp.as_mut_os_string().push(".tmp");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
@@ -163,6 +174,7 @@ pub fn save(path: &Path, swarm: &Swarm, tracker_id: u32) -> std::io::Result<usiz
         .and_then(|()| w.put_dec(n))
         .and_then(|()| w.put(b"\n"));
     f.write_all(w.written())?;
+    history.save(&mut f)?;
     let file = f.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)?;
@@ -195,7 +207,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("smoltracker-state-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("state");
-        assert_eq!(save(&path, &s, 4_000_000_007).unwrap(), 1);
+        let mut history = History::new(1 << 12).unwrap();
+        history.count(Some(&[1; 20]), 20_795 * 86_400, 5);
+        assert_eq!(save(&path, &s, 4_000_000_007, &history).unwrap(), 1);
         let mut fresh = swarm();
         assert_eq!(
             restore(&std::fs::read_to_string(&path).unwrap(), &mut fresh).unwrap(),
@@ -205,6 +219,16 @@ mod tests {
             }
         );
         assert_eq!(fresh.scrape(&[1; 20]).downloaded, 7);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut back = History::new(1 << 12).unwrap();
+        assert_eq!(back.restore(&text), Ok(1));
+        assert_eq!(back.on(Some(&[1; 20]), 20_795), 1);
+        assert_eq!(back.on(None, 20_795), 1);
+        // What a parser from before the history reads: the counts, up to
+        // their end marker, and nothing after it.
+        let counts_only = &text[..text.find("# history").unwrap()];
+        assert!(counts_only.ends_with("# end 1\n"), "{text}");
+        assert_eq!(parse(&text).unwrap(), parse(counts_only).unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -462,6 +462,7 @@ impl Stats {
                 ("{part=\"fixed\"}", m.fixed_bytes as u64),
                 ("{part=\"labels\"}", m.labels as u64),
                 ("{part=\"fifo_changes\"}", m.changes as u64),
+                ("{part=\"history\"}", m.history as u64),
             ],
         )?;
         put_metric(

@@ -262,7 +262,7 @@ fn dash_t_checks_without_binding_and_prints_the_settings() {
         assert!(out.contains(&want), "{want:?} not in:\n{out}");
     }
     assert!(
-        err.contains(":2: not a 40-hex info hash, skipped: \"not a hash\""),
+        err.contains(":2: not a 40- or 64-hex info hash, skipped: \"not a hash\""),
         "{err}"
     );
     // The sample config checks out as shipped.

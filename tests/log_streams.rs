@@ -35,7 +35,7 @@ fn information_goes_to_stdout_and_problems_to_stderr() {
     ];
     let problems = [
         ":2: livesync.cluster.listen: livesync (opentracker's cluster sync) is not implemented; ignored",
-        ":2: not a 40-hex info hash, skipped",
+        ":2: not a 40- or 64-hex info hash, skipped",
     ];
     // The process has exited; wait for both readers to reach the end.
     eventually(5, || {

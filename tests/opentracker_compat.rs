@@ -163,7 +163,7 @@ fn fifo_changes_apply_within_a_second_and_reloads_flush_them() {
     );
     assert!(start.elapsed() < Duration::from_secs(2 * u64::from(slow())));
     let bad = format!(
-        "{}: not a 40-hex info hash, skipped: \"not a hash\"",
+        "{}: not a 40- or 64-hex info hash, skipped: \"not a hash\"",
         del.display()
     );
     assert!(eventually(1, || t.log().contains(&bad)), "{}", t.log());
@@ -223,7 +223,7 @@ fn two_writers_at_once_lose_no_line() {
     }
     let all = format!("changes since the last reload: +{} -0", 2 * EACH);
     assert!(eventually(3, || t.log().contains(&all)), "{}", t.log());
-    assert!(!t.log().contains("not a 40-hex"), "{}", t.log());
+    assert!(!t.log().contains("not a 40- or 64-hex"), "{}", t.log());
     // Every one of them is served, over one kept-alive connection.
     let mut s = connect(t.tcp[0]);
     for i in 0..2 * EACH {

@@ -36,7 +36,7 @@ fn whitelist_is_enforced_and_sighup_adds_hashes_without_losing_peers() {
     let t = Tracker::start(&["-w", wl.to_str().unwrap()]);
     assert!(
         eventually(5, || t.log().contains(&format!(
-            "{}:3: not a 40-hex info hash, skipped",
+            "{}:3: not a 40- or 64-hex info hash, skipped",
             wl.display()
         ))),
         "{}",
@@ -380,8 +380,15 @@ fn sigterm_saves_completed_counts_and_a_restart_restores_them() {
     );
     drop(t);
 
-    // A truncated state file is reported and ignored: cut after a whole line…
+    // The download history follows the counts' end marker: the three
+    // downloads, counted today, in the total (open mode: no release rows).
     let text = std::fs::read_to_string(&state).unwrap();
+    let history = text.find("# history ").expect("a history section");
+    assert!(text[history..].starts_with("# history newest "), "{text}");
+    assert!(text.ends_with(":3\n# history end 0\n"), "{text}");
+    // Then only the counts are kept for the truncation checks below.
+    let text = text[..history].to_string();
+    // A truncated state file is reported and ignored: cut after a whole line…
     let cut = text.trim_end().rfind('\n').unwrap() + 1;
     std::fs::write(&state, &text[..cut]).unwrap();
     let t = Tracker::start(&["-f", conf.to_str().unwrap()]);

@@ -296,12 +296,16 @@ fn labels_show_in_json_prometheus_and_html_with_scrape_counts() {
     assert!(html.contains("say &quot;hi&quot; \\ back\\slash \\&quot;"));
     for (h, _, _) in &entries {
         let (s, l, c) = scrape(&t, h);
-        let cells = format!("</td><td>{s}</td><td>{l}</td><td>{c}</td></tr>");
+        // The counts, then the release's 30-day chart: 30 focusable bars.
+        let cells = format!("</td><td>{s}</td><td>{l}</td><td>{c}</td><td class=\"c\">");
         let row = html
             .lines()
             .find(|line| line.contains(&format!("title=\"{}\"", hex(h))))
             .unwrap_or_else(|| panic!("row for {}", hex(h)));
-        assert!(row.ends_with(&cells), "{row} vs {cells}");
+        assert!(row.contains(&cells), "{row} vs {cells}");
+        assert!(row.ends_with("</svg></td></tr>"), "{row}");
+        assert_eq!(row.matches("<rect ").count(), 30, "{row}");
+        assert_eq!(row.matches("tabindex=\"0\"").count(), 30, "{row}");
     }
     assert!(html.contains(&format!("title=\"{}\">e0e0e0e0\u{2026}</td>", hex(&bare))));
 }
@@ -462,4 +466,59 @@ fn labels_follow_fifo_changes() {
     // A reload makes the file the truth again.
     signal(&t, "HUP");
     assert!(eventually(5, || labels(&t) == vec![(hex(&a), "from the file".into())]));
+}
+
+#[test]
+fn a_hybrid_line_through_the_fifo_is_one_release_and_goes_whole() {
+    let dir = scratch_dir("fifohybrid");
+    let (wl, add, del) = (dir.join("whitelist"), dir.join("add"), dir.join("delete"));
+    let conf = dir.join("smoltracker.conf");
+    let v1 = [0xC1; 20];
+    let v2_hex = format!("{}{}", "d2".repeat(20), "ee".repeat(12));
+    let v2 = [0xD2; 20];
+    std::fs::write(&wl, "# empty at first\n").unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "listen.tcp_udp 127.0.0.1:0\naccess.whitelist {}\naccess.fifo_add {}\naccess.fifo_delete {}\n",
+            wl.display(),
+            add.display(),
+            del.display()
+        ),
+    )
+    .unwrap();
+    let t = Tracker::start_raw(&["-f", conf.to_str().unwrap()]);
+    let write = |fifo: &std::path::Path, line: String| {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+        f.write_all(line.as_bytes()).unwrap();
+    };
+    let served = |h: &[u8; 20], port: u16| {
+        !t.http(&announce_url(h, port, "&left=0"))
+            .text()
+            .contains("not authorized")
+    };
+    assert!(!served(&v1, 1) && !served(&v2, 1));
+    // One line, both hashes (the v2 one as 64 hex digits), one name.
+    write(&add, format!("{} {v2_hex}  hybrid-1.0.iso\n", hex(&v1)));
+    assert!(eventually(5, || served(&v1, 1)), "{}", t.log());
+    assert!(
+        served(&v2, 1),
+        "the v2 hash is served as its first 20 bytes"
+    );
+    assert!(served(&v2, 2));
+    let j = json(&t);
+    let rows = j["torrents"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["info_hash"], hex(&v1));
+    assert_eq!(rows[0]["info_hash2"], hex(&v2));
+    assert_eq!(rows[0]["label"], "hybrid-1.0.iso");
+    // Port 1 is in both swarms: one peer; port 2 only in the v2 one.
+    assert_eq!(rows[0]["seeders"], 2);
+    assert_eq!(j["labels"]["pairs"], 1);
+    // Deleting the line takes both hashes away.
+    write(&del, format!("{} {v2_hex}\n", hex(&v1)));
+    assert!(eventually(5, || !served(&v1, 3)), "{}", t.log());
+    assert!(!served(&v2, 3));
+    assert_eq!(json(&t)["labels"]["pairs"], 0);
 }

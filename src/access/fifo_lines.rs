@@ -1,12 +1,12 @@
 //! Lines read from an access FIFO, assembled from whatever pieces the reads
-//! return, in a fixed buffer. One line is one info hash: 40 hex digits, any
-//! case, then the end of the line or a non-hex character (anything after it
-//! is ignored, as in the list file); blank lines and `#` comments are
+//! return, in a fixed buffer. One line is one release, as in the list file
+//! (see `releases::parse_line`): a 40- or 64-hex info hash, any case, or two
+//! of them, then the end of the line or a non-hex character (anything after
+//! it is the release name); blank lines and `#` comments are
 //! skipped. Writers that write whole lines of at most `PIPE_BUF` bytes
 //! (4096 on Linux) per write never interleave, so several may share a FIFO.
 
 use crate::info_hash::InfoHash;
-use crate::wire::parse_hex20;
 
 /// Longest line kept (one `PIPE_BUF`); longer ones are reported and dropped.
 pub const LINE_MAX: usize = 4096;
@@ -14,25 +14,18 @@ pub const LINE_MAX: usize = 4096;
 /// What one line said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Line<'a> {
-    /// An info hash, and the text after it (a release name on a whitelist).
-    Hash(InfoHash, &'a [u8]),
+    /// An info hash, a second one of the same release (a hybrid), and the
+    /// text after them (a release name on a whitelist).
+    Hash(InfoHash, Option<InfoHash>, &'a [u8]),
     /// Not a hash: the line (cut to [`LINE_MAX`]) and why.
     Bad(&'a [u8], &'static str),
 }
 
 /// Parses one line (without its newline); `None` for blank lines and comments.
 pub fn parse_line(raw: &[u8]) -> Option<Line<'_>> {
-    let line = raw.trim_ascii();
-    if line.is_empty() || line.starts_with(b"#") {
-        return None;
-    }
-    let hash = line
-        .get(..40)
-        .filter(|_| line.get(40).is_none_or(|c| !c.is_ascii_hexdigit()))
-        .and_then(parse_hex20);
-    Some(match hash {
-        Some(h) => Line::Hash(h, &line[40..]),
-        None => Line::Bad(line, "not a 40-hex info hash"),
+    Some(match crate::releases::parse_line(raw)? {
+        Ok(r) => Line::Hash(r.primary, r.secondary, r.rest),
+        Err(why) => Line::Bad(raw.trim_ascii(), why),
     })
 }
 
@@ -110,7 +103,8 @@ mod tests {
         let mut out = Vec::new();
         let mut each = |l: Line<'_>| {
             out.push(match l {
-                Line::Hash(h, _) => format!("hash {:02x}", h[0]),
+                Line::Hash(h, None, _) => format!("hash {:02x}", h[0]),
+                Line::Hash(h, Some(s), _) => format!("hashes {:02x} {:02x}", h[0], s[0]),
                 Line::Bad(text, why) => format!("bad {} ({why})", String::from_utf8_lossy(text)),
             })
         };
@@ -131,7 +125,7 @@ mod tests {
                 vec![
                     "hash 01",
                     "hash 01",
-                    "bad xyz (not a 40-hex info hash)",
+                    "bad xyz (not a 40- or 64-hex info hash)",
                     "hash 01"
                 ],
                 "cut at {cut}"
@@ -147,5 +141,30 @@ mod tests {
         assert!(got[0].ends_with("(line longer than 4096 bytes)"));
         assert_eq!(got[1], "hash 01");
         assert!(parse_line(format!("{A}0").as_bytes()).is_some_and(|l| matches!(l, Line::Bad(..))));
+    }
+
+    #[test]
+    fn v2_and_two_hash_lines() {
+        let v2 = "fe".repeat(32);
+        let text = format!("{v2} v2.iso\n{A} {v2} hybrid.iso\n{v2}0\n");
+        assert_eq!(
+            collect(&[text.as_bytes()]),
+            vec![
+                "hash fe",
+                "hashes 01 fe",
+                "bad fefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefe0 (not a 40- or 64-hex info hash)"
+            ]
+        );
+        assert_eq!(
+            parse_line(format!("{A} {v2} hybrid.iso").as_bytes()),
+            Some(Line::Hash(
+                [
+                    0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89,
+                    0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67
+                ],
+                Some([0xfe; 20]),
+                b" hybrid.iso"
+            ))
+        );
     }
 }

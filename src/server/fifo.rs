@@ -162,9 +162,22 @@ struct Batch {
 impl Batch {
     fn line(&mut self, line: Line<'_>, change: Change, shared: &Shared, name: &str) {
         match line {
-            Line::Hash(hash, rest) => {
+            Line::Hash(hash, second, rest) => {
                 let mut tracker = shared.tracker.borrow_mut();
-                let applied = tracker.change_access(hash, change);
+                let mut applied = tracker.change_access(hash, change);
+                // The second hash of a hybrid release goes with the first.
+                if let Some(second) = second {
+                    let other = tracker.change_access(second, change);
+                    if applied != Applied::Full && other != Applied::Unchanged {
+                        applied = other;
+                    }
+                    match change {
+                        Change::Add => {
+                            tracker.labels_mut().pair(hash, second);
+                        }
+                        Change::Delete => tracker.labels_mut().unpair(&hash),
+                    }
+                }
                 // A name after an added hash labels it until the next reload.
                 if change == Change::Add && applied != Applied::Full {
                     tracker.labels_mut().set(&hash, rest);

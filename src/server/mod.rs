@@ -80,7 +80,12 @@ impl SharedState {
         if !force && fp == self.state_saved.get() {
             return;
         }
-        match state::save(path, &tracker.swarm, tracker.stats.tracker_id) {
+        match state::save(
+            path,
+            &tracker.swarm,
+            tracker.stats.tracker_id,
+            tracker.history(),
+        ) {
             Ok(_) => self.state_saved.set(fp),
             Err(e) => warn(format_args!(
                 "cannot write state file {}: {e}",
@@ -147,6 +152,13 @@ pub fn run(
                     path.display(),
                     l.restored
                 ));
+                // The download history after the counts.
+                if let Some(Err(e)) = text.as_deref().map(|t| tracker.history_mut().restore(t)) {
+                    warn(format_args!(
+                        "state {}: {e}; download history left out",
+                        path.display()
+                    ));
+                }
                 l.tracker_id
             }
             Some(Err(e)) => {

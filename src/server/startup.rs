@@ -135,6 +135,13 @@ pub fn mode_line(access: Option<(Mode, &Path, &AccessList)>, bad: usize) -> Stri
     };
     match access {
         None => "open tracker: serving any torrent announced".into(),
+        // A hybrid's two hashes are one release.
+        Some((Mode::Whitelist, path, list)) if list.releases() != list.len() => format!(
+            "whitelist mode: {} releases ({} info hashes) from {}{skipped}",
+            list.releases(),
+            list.len(),
+            path.display()
+        ),
         Some((Mode::Whitelist, path, list)) => format!(
             "whitelist mode: {} releases from {}{skipped}",
             list.len(),
@@ -344,6 +351,7 @@ pub fn build_tracker(cfg: &Config) -> Result<Tracker, String> {
     let mut tracker = Tracker::new(swarm, Settings::from(cfg));
     tracker.set_labels(Labels::new(budget.labels)?);
     tracker.set_changes_capacity(budget.changes / ENTRY_BYTES);
+    tracker.set_history(crate::history::History::new(budget.history)?);
     tracker.stats.memory = budget;
     // opentracker's g_tracker_id is random too; the state file keeps it.
     tracker.stats.tracker_id = random_seed() as u32;
@@ -385,6 +393,28 @@ mod tests {
         assert_eq!(
             mode_line(Some((Mode::Blacklist, Path::new("/b"), &list)), 2),
             "blacklist mode: serving any torrent but 1 refused from /b (2 bad lines skipped)"
+        );
+    }
+
+    #[test]
+    fn the_mode_line_counts_a_hybrid_once() {
+        let text = format!(
+            "{} {} hybrid\n{} plain\n",
+            "ab".repeat(20),
+            "cd".repeat(32),
+            "ef".repeat(20)
+        );
+        let (list, _) = AccessList::parse(Mode::Whitelist, text.as_bytes());
+        let line = mode_line(Some((Mode::Whitelist, Path::new("wl"), &list)), 0);
+        assert_eq!(line, "whitelist mode: 2 releases (3 info hashes) from wl");
+        let (list, _) = AccessList::parse(
+            Mode::Whitelist,
+            b"ababababababababababababababababababab12\n",
+        );
+        let line = mode_line(Some((Mode::Whitelist, Path::new("wl"), &list)), 1);
+        assert_eq!(
+            line,
+            "whitelist mode: 1 releases from wl (1 bad lines skipped)"
         );
     }
 }

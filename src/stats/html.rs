@@ -3,6 +3,8 @@
 //! counters; the table rows are streamed one torrent at a time (see `pages`)
 //! where the template says `{{rows}}`.
 
+use super::pages::Release;
+use crate::history::{date, History, DAYS, RELEASE_DAYS};
 use crate::labels::Labels;
 use crate::swarm::{Counts, Swarm};
 use crate::wire::escape::{put_hex_lower, put_html};
@@ -72,31 +74,58 @@ fn put_size(w: &mut Writer<'_>, bytes: u64) -> Result<(), Overflow> {
     w.put(unit.as_bytes())
 }
 
-/// The page up to the first row, its fields filled in.
+/// What the page's head shows.
+pub struct Head<'a> {
+    /// How the memory cap is divided.
+    pub memory: &'a crate::budget::Budget,
+    /// The tables.
+    pub swarm: &'a Swarm,
+    /// The labels (and release pairs).
+    pub labels: &'a Labels,
+    /// The download history.
+    pub history: &'a History,
+    /// Seconds since start.
+    pub uptime: u32,
+}
+
+/// The template from just after field `from` (from the start when `None`)
+/// up to field `until`, its fields filled in.
 pub fn put_head(
     w: &mut Writer<'_>,
-    memory: &crate::budget::Budget,
-    swarm: &Swarm,
-    labels: &Labels,
-    uptime: u32,
+    h: &Head<'_>,
+    from: Option<&[u8]>,
+    until: &[u8],
 ) -> Result<(), Overflow> {
-    let (seeders, leechers, completed) = swarm.totals();
-    let used = (swarm.memory_used() + labels.used()) as u64;
-    let cap = memory.cap as u64;
+    let (seeders, leechers, completed) = h.swarm.totals();
+    // A hybrid's download is counted on both hashes; once here.
+    let completed = completed.saturating_sub(h.history.duplicates_total());
+    let used = (h.swarm.memory_used() + h.labels.used() + h.history.used()) as u64;
+    let cap = h.memory.cap as u64;
     let mut rest = PAGE;
+    if let Some(from) = from {
+        while let Some((_, name, after)) = field(rest) {
+            rest = after;
+            if name == from {
+                break;
+            }
+        }
+    }
     while let Some((text, name, after)) = field(rest) {
         w.put(text)?;
+        if name == until {
+            return Ok(());
+        }
         match name {
             b"version" => w.put(env!("CARGO_PKG_VERSION").as_bytes())?,
-            b"uptime" => put_duration(w, uptime)?,
-            b"torrents" => w.put_dec(swarm.torrent_count() as u64)?,
+            b"uptime" => put_duration(w, h.uptime)?,
+            b"torrents" => w.put_dec(h.swarm.torrent_count() as u64)?,
             b"seeders" => w.put_dec(seeders)?,
             b"leechers" => w.put_dec(leechers)?,
             b"completed" => w.put_dec(completed)?,
             b"used" => put_size(w, used)?,
             b"cap" => put_size(w, cap)?,
             b"parts" => {
-                for (i, (name, bytes)) in memory.parts().into_iter().enumerate() {
+                for (i, (name, bytes)) in h.memory.parts().into_iter().enumerate() {
                     if bytes == 0 {
                         continue;
                     }
@@ -111,7 +140,6 @@ pub fn put_head(
                 }
             }
             b"percent" => put_tenths(w, (used * 1000).checked_div(cap).unwrap_or(0).min(1000))?,
-            b"rows" => return Ok(()),
             _ => {}
         }
         rest = after;
@@ -119,14 +147,132 @@ pub fn put_head(
     w.put(rest)
 }
 
+/// Geometry of a bar chart in SVG user units.
+#[derive(Clone, Copy)]
+pub struct Chart {
+    /// Days drawn.
+    pub days: usize,
+    /// Step between bars.
+    pub step: u32,
+    /// Width of a bar.
+    pub bar: u32,
+    /// Height of the tallest bar.
+    pub height: u32,
+}
+
+/// The 90-day chart of every download.
+pub const TOTAL_CHART: Chart = Chart {
+    days: DAYS,
+    step: 10,
+    bar: 8,
+    height: 100,
+};
+/// The small chart of one release.
+pub const RELEASE_CHART: Chart = Chart {
+    days: RELEASE_DAYS,
+    step: 6,
+    bar: 5,
+    height: 28,
+};
+/// Room one bar's markup needs at most.
+pub const BAR_MAX: usize = 128;
+
+/// The chart's `<svg>` start tag.
+pub fn put_chart_open(w: &mut Writer<'_>, c: Chart, class: &[u8]) -> Result<(), Overflow> {
+    w.put(b"<svg class=\"")?;
+    w.put(class)?;
+    w.put(b"\" viewBox=\"0 0 ")?;
+    w.put_dec(u64::from(c.step) * c.days as u64)?;
+    w.put(b" ")?;
+    w.put_dec(c.height.into())?;
+    w.put(b"\" preserveAspectRatio=\"none\" role=\"group\">")
+}
+
+/// Bar `i` of a chart: downloads `n` on `day`, scaled to `max`; a day
+/// without downloads is a thin muted line. Focusable, its number in its
+/// `<title>` (shown on hover, read on focus).
+pub fn put_bar(
+    w: &mut Writer<'_>,
+    c: Chart,
+    i: usize,
+    day: u32,
+    n: u32,
+    max: u32,
+) -> Result<(), Overflow> {
+    let h = match n {
+        0 => 1,
+        n => (u64::from(n) * u64::from(c.height))
+            .div_ceil(u64::from(max.max(1)))
+            .clamp(2, c.height.into()),
+    };
+    w.put(if n == 0 {
+        b"<rect class=\"z\" tabindex=\"0\" x=\"".as_slice()
+    } else {
+        b"<rect tabindex=\"0\" x=\""
+    })?;
+    w.put_dec(i as u64 * u64::from(c.step))?;
+    w.put(b"\" y=\"")?;
+    w.put_dec(u64::from(c.height) - h)?;
+    w.put(b"\" width=\"")?;
+    w.put_dec(c.bar.into())?;
+    w.put(b"\" height=\"")?;
+    w.put_dec(h)?;
+    w.put(b"\"><title>")?;
+    w.put(&date(day))?;
+    w.put(b": ")?;
+    w.put_dec(n.into())?;
+    w.put(b"</title></rect>")
+}
+
+/// The caption under the total chart: the period, its sum and its best day.
+pub fn put_caption(w: &mut Writer<'_>, history: &History, today: u32) -> Result<(), Overflow> {
+    let (mut sum, mut best) = (0u64, (0u32, today));
+    let mut first = today;
+    for (i, (day, n)) in history.series(None, today, DAYS).enumerate() {
+        if i == 0 {
+            first = day;
+        }
+        sum += u64::from(n);
+        if n > best.0 {
+            best = (n, day);
+        }
+    }
+    w.put(b"</svg><figcaption class=\"mu\">Downloads per day (UTC), ")?;
+    w.put(&date(first))?;
+    w.put(" \u{2013} ".as_bytes())?;
+    w.put(&date(today))?;
+    w.put(b": ")?;
+    w.put_dec(sum)?;
+    w.put(b" in all")?;
+    if best.0 > 0 {
+        w.put(b", most ")?;
+        w.put_dec(best.0.into())?;
+        w.put(b" on ")?;
+        w.put(&date(best.1))?;
+    }
+    w.put(b".</figcaption>")
+}
+
+/// The most downloads on one of the `days` days up to `today`.
+pub fn series_max(history: &History, key: Option<&[u8; 20]>, today: u32, days: usize) -> u32 {
+    history
+        .series(key, today, days)
+        .map(|(_, n)| n)
+        .max()
+        .unwrap_or(0)
+}
+
 /// One table row: the label (or the hash's first 8 digits, `class="u"`),
 /// the full hash as the cell's title, then seeders, leechers, downloads.
+///
+/// A labelled release also gets its 30-day chart, in a fifth cell.
 pub fn put_row(
     w: &mut Writer<'_>,
-    hash: &[u8; 20],
+    release: &Release<'_>,
     label: Option<&[u8]>,
     c: Counts,
 ) -> Result<(), Overflow> {
+    let hash = &release.hash;
     w.put(if label.is_some() {
         b"<tr>"
     } else {
@@ -138,6 +284,10 @@ pub fn put_row(
     }
     w.put(b" title=\"")?;
     put_hex_lower(w, hash)?;
+    if let Some(second) = &release.second {
+        w.put(b" ")?;
+        put_hex_lower(w, second)?;
+    }
     w.put(b"\">")?;
     match label {
         Some(l) => put_html(w, l)?,
@@ -150,6 +300,16 @@ pub fn put_row(
         w.put(b"</td><td>")?;
         w.put_dec(n.into())?;
     }
+    w.put(b"</td><td class=\"c\">")?;
+    if let Some((history, today)) = release.history.filter(|_| label.is_some()) {
+        let key = Some(hash);
+        let max = series_max(history, key, today, RELEASE_DAYS);
+        put_chart_open(w, RELEASE_CHART, b"ch")?;
+        for (i, (day, n)) in history.series(key, today, RELEASE_DAYS).enumerate() {
+            put_bar(w, RELEASE_CHART, i, day, n, max)?;
+        }
+        w.put(b"</svg>")?;
+    }
     w.put(b"</td></tr>\n")
 }
 
@@ -158,7 +318,7 @@ mod tests {
     use super::*;
 
     fn text(f: impl FnOnce(&mut Writer<'_>) -> Result<(), Overflow>) -> String {
-        let mut buf = [0u8; 256];
+        let mut buf = [0u8; 8192];
         let mut w = Writer::new(&mut buf);
         f(&mut w).unwrap();
         String::from_utf8(w.written().to_vec()).unwrap()
@@ -183,13 +343,13 @@ mod tests {
             downloaded: 3,
         };
         assert_eq!(
-            text(|w| put_row(w, &[0xab; 20], Some(b"<b>\"x\""), c)),
+            text(|w| put_row(w, &Release::single([0xab; 20]), Some(b"<b>\"x\""), c)),
             format!(
-                "<tr><td title=\"{}\">&lt;b&gt;&quot;x&quot;</td><td>1</td><td>2</td><td>3</td></tr>\n",
+                "<tr><td title=\"{}\">&lt;b&gt;&quot;x&quot;</td><td>1</td><td>2</td><td>3</td><td class=\"c\"></td></tr>\n",
                 "ab".repeat(20)
             )
         );
-        let row = text(|w| put_row(w, &[0x01; 20], None, c));
+        let row = text(|w| put_row(w, &Release::single([0x01; 20]), None, c));
         assert!(
             row.starts_with("<tr class=\"u\"><td class=\"h\" title=\""),
             "{row}"
@@ -210,6 +370,7 @@ mod tests {
             "cap",
             "parts",
             "percent",
+            "chart",
             "rows",
         ];
         let mut rest = PAGE;
@@ -221,6 +382,7 @@ mod tests {
             rest = after;
         }
         assert_eq!(names.iter().filter(|n| **n == "rows").count(), 1);
+        assert_eq!(names.iter().filter(|n| **n == "chart").count(), 1);
         assert!(tail().starts_with(b"</tbody></table>"));
         assert!(tail().ends_with(b"</html>\n"));
     }

@@ -2,6 +2,7 @@
 //! record at a time (see `pages`).
 
 use super::Stats;
+use crate::history::{date, History, DAYS, RELEASE_DAYS};
 use crate::labels::Labels;
 use crate::swarm::{Counts, Swarm};
 use crate::wire::escape::{put_hex_lower, put_json};
@@ -63,8 +64,12 @@ pub fn put_head(
     swarm: &Swarm,
     labels: &Labels,
     uptime: u32,
+    history: &History,
+    today: u32,
 ) -> Result<(), Overflow> {
     let (seeders, leechers, completed) = swarm.totals();
+    // A hybrid's download is counted on both hashes; once here.
+    let completed = completed.saturating_sub(history.duplicates_total());
     let cap = swarm.capacity();
     let e = &stats.http_errors;
     let values: [u64; 39] = [
@@ -95,7 +100,7 @@ pub fn put_head(
         stats.refused_access,
         stats.tcp_refused,
         swarm.evictions(),
-        (swarm.memory_used() + labels.used()) as u64,
+        (swarm.memory_used() + labels.used() + history.used()) as u64,
         stats.memory.cap as u64,
         cap.torrents as u64,
         labels.used() as u64,
@@ -112,22 +117,77 @@ pub fn put_head(
         w.put(piece.as_bytes())?;
         w.put_dec(value)?;
     }
+    w.put(b",\"pairs\":")?;
+    w.put_dec(labels.pairs().len() as u64)?;
+    w.put(b",\"pairs_dropped\":")?;
+    w.put_dec(labels.pairs().dropped() as u64)?;
+    // Completed downloads per UTC day, oldest first, ending `last_day`.
+    w.put(b"},\n\"history\":{\"last_day\":\"")?;
+    w.put(&date(today))?;
+    w.put(b"\",\"days\":")?;
+    w.put_dec(DAYS as u64)?;
+    w.put(b",\"release_days\":")?;
+    w.put_dec(RELEASE_DAYS as u64)?;
+    w.put(b",\"total\":")?;
+    put_series(w, history, None, today, DAYS)?;
+    let fields = [
+        (&b",\"releases\":"[..], history.releases() as u64),
+        (b",\"release_rows\":", history.capacity() as u64),
+        (b",\"left_out\":", history.left_out()),
+        (b",\"memory_used\":", history.used() as u64),
+        (b",\"memory_cap\":", history.budget() as u64),
+    ];
+    for (key, value) in fields {
+        w.put(key)?;
+        w.put_dec(value)?;
+    }
     w.put(b"},\n\"torrents\":[")
+}
+
+/// `[n,n,…]`: `days` days of downloads up to `last`, oldest first.
+pub fn put_series(
+    w: &mut Writer<'_>,
+    history: &History,
+    key: Option<&[u8; 20]>,
+    last: u32,
+    days: usize,
+) -> Result<(), Overflow> {
+    w.put(b"[")?;
+    for (i, (_, n)) in history.series(key, last, days).enumerate() {
+        if i > 0 {
+            w.put(b",")?;
+        }
+        w.put_dec(n.into())?;
+    }
+    w.put(b"]")
 }
 
 /// One torrent: `{"info_hash":…,"label":…|null,"seeders":…,…}`, preceded by a
 /// comma unless it is the `first`.
+/// A release with two hashes also has `"info_hash2"` (its other hash), and
+/// labelled releases have `"daily"`: their downloads per day for the last
+/// `RELEASE_DAYS` days up to the history's `last_day`, oldest first.
 pub fn put_torrent(
     w: &mut Writer<'_>,
     first: bool,
-    hash: &[u8; 20],
+    release: &super::pages::Release<'_>,
     label: Option<&[u8]>,
     c: Counts,
 ) -> Result<(), Overflow> {
     w.put(if first { b"\n" } else { b",\n" })?;
     w.put(b"{\"info_hash\":\"")?;
-    put_hex_lower(w, hash)?;
-    w.put(b"\",\"label\":")?;
+    put_hex_lower(w, &release.hash)?;
+    if let Some(second) = &release.second {
+        w.put(b"\",\"info_hash2\":\"")?;
+        put_hex_lower(w, second)?;
+    }
+    if let Some((history, today)) = release.history.filter(|_| label.is_some()) {
+        w.put(b"\",\"daily\":")?;
+        put_series(w, history, Some(&release.hash), today, RELEASE_DAYS)?;
+        w.put(b",\"label\":")?;
+    } else {
+        w.put(b"\",\"label\":")?;
+    }
     match label {
         Some(l) => {
             w.put(b"\"")?;

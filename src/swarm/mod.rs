@@ -36,6 +36,7 @@ mod expiry;
 mod index;
 mod order;
 mod peers;
+mod release;
 mod select;
 pub mod sources;
 #[cfg(test)]

@@ -38,6 +38,10 @@ impl Tracker {
                 return Err(refusal.message());
             }
         };
+        if done.completed {
+            // Per release (a hybrid's two hashes once) and per day.
+            self.count_release_download(&a, now);
+        }
         // Announces answered (opentracker's successful announces); refused
         // ones are counted apart, above.
         let http_numwant = match proto {

@@ -9,7 +9,7 @@
 //! (BEP 15 dispatch, the UDP announce and scrape), `announce.rs` (the one
 //! announce both protocols share: access, the store, the counters),
 //! `stream.rs` (bodies written a buffer at a time), `stats_page.rs` (the
-//! stats pages); this file holds the state and the access list in force.
+//! stats pages), `releases.rs` (downloads per release and day); this file holds the state and the access list in force.
 
 use crate::access::changes::{Applied, Change, Changes};
 use crate::access::{AccessList, Mode};
@@ -24,6 +24,7 @@ use crate::swarm::{Selection, Swarm};
 
 mod announce;
 mod http;
+mod releases;
 mod stats_page;
 mod stream;
 mod udp;
@@ -119,6 +120,8 @@ pub struct Tracker {
     access: Option<AccessList>,
     changes: Changes,
     labels: Labels,
+    /// Completed downloads per day (see `releases.rs`).
+    history: crate::history::History,
 }
 
 /// Whether `hash` is served under `access` with the FIFO `changes` applied.
@@ -152,6 +155,7 @@ impl Tracker {
             access: None,
             changes: Changes::default(),
             labels: Labels::none(),
+            history: crate::history::History::default(),
         }
     }
 

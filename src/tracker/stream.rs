@@ -21,7 +21,9 @@ impl Tracker {
                 let (access, changes) = (&self.access, &self.changes);
                 // Labels follow the list in force: hidden once a FIFO deletes the hash.
                 let allowed = |hash: &InfoHash| allowed_by(access, changes, hash);
-                let n = page.chunk(&self.stats, &mut self.swarm, &self.labels, &allowed, out);
+                // The history for the charts and the releases' downloads.
+                let (stats, history) = (&self.stats, &self.history);
+                let n = page.chunk(stats, &mut self.swarm, &self.labels, history, &allowed, out);
                 s.done = n == 0;
                 return n;
             }

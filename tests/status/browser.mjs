@@ -1,9 +1,11 @@
 // The status page in Debian's chromium, driven by playwright-core:
 //   node browser.mjs BASE_URL EXPECTED.json OUT_DIR
 // Checks that every release shows its label with the counts a scrape
-// reported, that no label runs script, that sorting by each column works and
-// survives the 30-second refresh and a reload, that the phone layout does not
-// overflow; writes desktop.png and phone.png to OUT_DIR.
+// reported, that no label runs script, that the download charts (90 days in
+// total, 30 per release) agree bar by bar with mode=json and can be focused
+// and hovered, that sorting by each column works and survives the 30-second
+// refresh and a reload, that the phone layout does not overflow; writes
+// desktop.png, desktop-dark.png and phone.png to OUT_DIR.
 import { chromium } from 'playwright-core';
 import http from 'node:http';
 import fs from 'node:fs';
@@ -61,6 +63,63 @@ try {
   const sum = (k) => expected.reduce((a, e) => a + e[k], 0);
   check(JSON.stringify(totals) === JSON.stringify([expected.length, sum('seeders'), sum('leechers'), sum('completed')]),
     `totals ${JSON.stringify(totals)}`);
+
+  // The charts agree with mode=json, bar by bar: the date and number in
+  // each bar's <title>, no-download days drawn as the muted line, heights
+  // ordered as the numbers are, every bar focusable.
+  const j = await (await fetch(`${base}/stats?mode=json`)).json();
+  const dayOf = (last, n, i) => new Date(Date.parse(`${last}T00:00:00Z`) - (n - 1 - i) * 864e5)
+    .toISOString().slice(0, 10);
+  const barsOf = (rects) => rects.map((r) => ({
+    title: r.querySelector('title').textContent,
+    h: Number(r.getAttribute('height')),
+    z: r.classList.contains('z'),
+    tab: r.getAttribute('tabindex'),
+  }));
+  const agree = (bars, series, last) => bars.length === series.length
+    && bars.every((b, i) => b.title === `${dayOf(last, series.length, i)}: ${series[i]}`
+      && b.z === (series[i] === 0) && b.tab === '0')
+    && bars.every((b, i) => bars.every((c, k) => (series[i] <= series[k] ? b.h <= c.h : b.h >= c.h)));
+  const lastDay = j.history.last_day;
+  const total = await page.$$eval('#chart svg.tot rect', barsOf);
+  const totalSum = j.history.total.reduce((a, n) => a + n, 0);
+  check(total.length === 90 && agree(total, j.history.total, lastDay),
+    `total chart: ${total.length} bars agree with history.total (${totalSum} downloads, last day ${lastDay})`);
+  check(j.history.total.filter((n) => n > 0).length > 20 && j.history.total[89] === sum('completed'),
+    `the state file's days are back, and today's bar is today's downloads (${j.history.total[89]})`);
+  const caption = await page.$eval('#chart figcaption', (f) => f.textContent);
+  check(caption.includes(`${totalSum} in all`) && caption.includes(lastDay), `caption: ${JSON.stringify(caption)}`);
+  const charts = await page.$$eval('#t tbody tr', (trs) => trs.map((tr) => ({
+    hash: tr.cells[0].title,
+    rects: tr.querySelectorAll('td.c rect').length,
+  })));
+  let agreeing = 0;
+  const named = j.torrents.filter((t) => t.label !== null);
+  for (const t of named) {
+    const bars = await page.$$eval(`#t tbody tr td[title="${t.info_hash}"] ~ td.c rect`, barsOf);
+    if (agree(bars, t.daily, lastDay) && t.daily.length === 30) agreeing++;
+    else check(false, `${JSON.stringify(t.label)}: chart ${JSON.stringify(bars.map((b) => b.title))} vs daily ${JSON.stringify(t.daily)}`);
+  }
+  check(named.length > 0 && agreeing === named.length,
+    `${agreeing} of ${named.length} release charts agree with their 30-day series`);
+  check(charts.every((c) => c.rects === (expected.find((e) => e.info_hash === c.hash)?.label == null ? 0 : 30)),
+    'named releases have a 30-bar chart, unnamed ones none');
+  // Keyboard: the first Tab lands on the total chart's first bar, shown in
+  // the text colour; hovering a release's bar does the same.
+  const fg = await page.evaluate(() => getComputedStyle(document.body).color);
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => {
+    const a = document.activeElement;
+    return a && a.tagName === 'rect'
+      ? { title: a.querySelector('title').textContent, fill: getComputedStyle(a).fill, total: !!a.closest('svg.tot') }
+      : null;
+  });
+  check(focused && focused.total && focused.title === total[0].title && focused.fill === fg,
+    `Tab focuses the first bar (${JSON.stringify(focused)})`);
+  const hoverBar = page.locator('#t td.c rect').nth(29);
+  await hoverBar.hover();
+  const hovered = await hoverBar.evaluate((r) => getComputedStyle(r).fill);
+  check(hovered === fg, `hovering a release bar highlights it (${hovered})`);
 
   // Default order: by name, labelled releases first.
   const byName = (list) => {
@@ -122,12 +181,15 @@ try {
 
   fs.mkdirSync(out, { recursive: true });
   await page.locator('main').screenshot({ path: path.join(out, 'desktop.png') });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.locator('main').screenshot({ path: path.join(out, 'desktop-dark.png') });
+  await page.emulateMedia({ colorScheme: 'light' });
   await page.setViewportSize({ width: 390, height: 844 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
   check(overflow <= 390, `phone width: page is ${overflow} px wide, no sideways scrolling`);
   await page.screenshot({ path: path.join(out, 'phone.png'), fullPage: true });
   check(errors.length === 0, `no script errors ${JSON.stringify(errors)}`);
-  console.log(`screenshots: ${path.join(out, 'desktop.png')} ${path.join(out, 'phone.png')}`);
+  console.log(`screenshots: ${['desktop.png', 'desktop-dark.png', 'phone.png'].map((f) => path.join(out, f)).join(' ')}`);
 } finally {
   await context.close();
   fs.rmSync(profile, { recursive: true, force: true });

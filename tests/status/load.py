@@ -4,10 +4,11 @@ hostile), announces peers to them over HTTP, and writes what a scrape reports
 for each torrent as JSON for the browser check.
 
   load.py whitelist FILE             write the whitelist
+  load.py state FILE                 write a state file with 90 days of downloads
   load.py announce PORT FILE OUT     announce peers, scrape, write OUT
 STATUS_DEMO=1 leaves the hostile names out (for the README's screenshot).
 """
-import hashlib, json, os, random, sys, urllib.request
+import hashlib, json, os, random, sys, time, urllib.request
 
 # (raw bytes after the hash, the label the page must show)
 NAMES = [
@@ -75,6 +76,27 @@ def main():
         for h in bare:
             lines += h.hex().encode() + b"\n"
         open(sys.argv[2], "wb").write(lines)
+        return
+    if sys.argv[1] == "state":
+        # Downloads per day before today, as a tracker would have saved them:
+        # after the counts' end marker, the history section.
+        today = int(time.time()) // 86400
+        rnd = random.Random(29)
+        lines = ["# smoltracker state v1", "# tracker_id 29", "# end 0",
+                 f"# history newest {today}"]
+        total = {}
+        rows = []
+        for h in named:
+            days = {}
+            for d in range(today - 89, today):
+                if rnd.random() < 0.4:
+                    days[d] = rnd.randint(1, 40 if h == named[0] else 9)
+                    total[d] = total.get(d, 0) + days[d]
+            rows.append(f"# history release {h.hex()} 0 "
+                        + " ".join(f"{d}:{n}" for d, n in sorted(days.items())))
+        lines.append("# history total " + " ".join(f"{d}:{n}" for d, n in sorted(total.items())))
+        lines += rows + [f"# history end {len(rows)}"]
+        open(sys.argv[2], "w").write("\n".join(lines) + "\n")
         return
     port, out = int(sys.argv[2]), sys.argv[4]
     rnd = random.Random(15)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The status page in a real browser (Debian's chromium, driven by playwright-core
-# from npm): a tracker with a whitelist of named releases (some names hostile),
-# peers announced over HTTP, then tests/status/browser.mjs checks labels against
-# scrapes, sorting, the 30 s refresh and the phone layout, and writes
-# screenshots to tests/status/out/.
+# from npm): a tracker with a whitelist of named releases (some names hostile)
+# and a state file with 89 days of downloads, peers announced over HTTP, then
+# tests/status/browser.mjs checks labels against scrapes, the download charts
+# against mode=json, sorting, the 30 s refresh and the phone layout, and
+# writes screenshots to tests/status/out/ (or $STATUS_OUT).
 #   tests/status/run.sh [BINARY]      (default: target/release/smoltracker)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,7 +21,11 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "
 trap cleanup EXIT
 /usr/bin/python3 "$here/load.py" whitelist "$work/whitelist"
 chmod 644 "$work/whitelist"
-"$bin" -i 127.0.0.1 -p 0 -P 0 -w "$work/whitelist" >"$work/log" 2>&1 &
+/usr/bin/python3 "$here/load.py" state "$work/state"
+chmod 666 "$work/state"
+echo "tracker.state_file $work/state" > "$work/conf"
+chmod 644 "$work/conf"
+"$bin" -f "$work/conf" -i 127.0.0.1 -p 0 -P 0 -w "$work/whitelist" >"$work/log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/log" && break; sleep 0.1; done
 port=$(grep -o 'tcp://127.0.0.1:[0-9]*' "$work/log" | head -1 | sed 's/.*://')
