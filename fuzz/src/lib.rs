@@ -657,27 +657,37 @@ pub fn whitelist(data: &[u8]) {
     let (list, bad) = AccessList::parse(mode, text);
     let mut listed = HashSet::new();
     let mut bad_lines = Vec::new();
-    for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
+    // The model: a UTF-8 byte-order mark before the first line is skipped; a
+    // line starts with a run of exactly 40 or 64 hex digits (a v2 hash is
+    // kept as its first 20 bytes); a second hash of the other kind, as the
+    // next whole word, is listed too.
+    let hex_run = |t: &[u8]| t.iter().take_while(|c| c.is_ascii_hexdigit()).count();
+    let decode = |t: &[u8]| {
+        let mut h = [0u8; 20];
+        for (k, b) in h.iter_mut().enumerate() {
+            let pair = std::str::from_utf8(&t[2 * k..2 * k + 2]).unwrap();
+            *b = u8::from_str_radix(pair, 16).unwrap();
+        }
+        h
+    };
+    let body = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
+    for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
         let line = raw.trim_ascii();
         if line.is_empty() || line[0] == b'#' {
             continue;
         }
-        let hash = (line.len() >= 40
-            && line[..40].iter().all(u8::is_ascii_hexdigit)
-            && !line.get(40).is_some_and(u8::is_ascii_hexdigit))
-        .then(|| {
-            let mut h = [0u8; 20];
-            for (k, b) in h.iter_mut().enumerate() {
-                let pair = std::str::from_utf8(&line[2 * k..2 * k + 2]).unwrap();
-                *b = u8::from_str_radix(pair, 16).unwrap();
-            }
-            h
-        });
-        match hash {
-            Some(h) => {
-                listed.insert(h);
-            }
-            None => bad_lines.push(i + 1),
+        let run = hex_run(line);
+        if run != 40 && run != 64 {
+            bad_lines.push(i + 1);
+            continue;
+        }
+        listed.insert(decode(line));
+        let rest = &line[run..];
+        let after = rest.trim_ascii_start();
+        let run2 = hex_run(after);
+        let word_ends = after.get(run2).is_none_or(u8::is_ascii_whitespace);
+        if after.len() < rest.len() && run + run2 == 104 && word_ends {
+            listed.insert(decode(after));
         }
     }
     assert_eq!(bad.iter().map(|b| b.line).collect::<Vec<_>>(), bad_lines);
