@@ -257,7 +257,7 @@ if [ "${1:-}" = --inside ]; then
 
 		check "$pm: logread: the start line is daemon.info" logged 'daemon.info smoltracker\[[0-9]*\]: smoltracker [0-9.]*: listening on'
 		check "$pm: logread: privileges and reloads are daemon.info" logged 'daemon.info smoltracker\[[0-9]*\]: smoltracker: SIGHUP: whitelist'
-		check "$pm: logread: a bad whitelist line is daemon.err" logged 'daemon.err smoltracker\[[0-9]*\]: smoltracker: /etc/smoltracker/whitelist:[0-9]*: not a 40-hex info hash'
+		check "$pm: logread: a bad whitelist line is daemon.err" logged 'daemon.err smoltracker\[[0-9]*\]: smoltracker: /etc/smoltracker/whitelist:[0-9]*: not a 40- or 64-hex info hash, skipped: "not a hash"'
 		check "$pm: logread: no start line as daemon.err" not logged 'daemon.err.*listening on'
 
 		# Upgrade: a newer package whose binary differs (for apk: published in the feed).
