@@ -5,7 +5,7 @@
 //! stops the tracker instead: `startup`.)
 
 use super::{info, startup, warn, Shared, SharedState};
-use crate::access::{file_stamp, AccessList, Mode};
+use crate::access::{file_stamp, AccessList, BadLine, Mode};
 use smol::Timer;
 use std::time::Duration;
 
@@ -69,22 +69,7 @@ impl SharedState {
         text: &[u8],
     ) -> (usize, usize) {
         let (list, bad) = AccessList::parse(mode, text);
-        for b in bad.iter().take(20) {
-            warn(format_args!(
-                "{}:{}: {}, skipped: \"{}\"",
-                path.display(),
-                b.line,
-                b.reason,
-                b.text
-            ));
-        }
-        if bad.len() > 20 {
-            warn(format_args!(
-                "{}: {} more bad lines skipped",
-                path.display(),
-                bad.len() - 20
-            ));
-        }
+        report_bad_lines(path, &bad);
         let n = list.len();
         let mut tracker = self.tracker.borrow_mut();
         tracker.set_access(Some(list));
@@ -92,6 +77,26 @@ impl SharedState {
             report_labels(path, tracker.labels_mut().rebuild(text));
         }
         (n, bad.len())
+    }
+}
+
+/// Logs an access list's skipped lines, each quoted (at most 20 of them).
+pub(super) fn report_bad_lines(path: &std::path::Path, bad: &[BadLine]) {
+    for b in bad.iter().take(20) {
+        warn(format_args!(
+            "{}:{}: {}, skipped: \"{}\"",
+            path.display(),
+            b.line,
+            b.reason,
+            b.text
+        ));
+    }
+    if bad.len() > 20 {
+        warn(format_args!(
+            "{}: {} more bad lines skipped",
+            path.display(),
+            bad.len() - 20
+        ));
     }
 }
 

@@ -185,21 +185,13 @@ pub fn check(cfg: &Config) -> Result<String, String> {
         out.push_str(&value);
         out.push('\n');
     };
-    let (mode, bad) = match &files.access {
+    let mode = match &files.access {
         Some((mode, path, text)) => {
             let (list, bad) = AccessList::parse(*mode, text);
-            for b in bad.iter().take(20) {
-                super::warn(format_args!(
-                    "{}:{}: {}, skipped: \"{}\"",
-                    path.display(),
-                    b.line,
-                    b.reason,
-                    b.text
-                ));
-            }
-            (mode_line(Some((*mode, path, &list)), bad.len()), bad.len())
+            super::reload::report_bad_lines(path, &bad);
+            mode_line(Some((*mode, path, &list)), bad.len())
         }
-        None => (mode_line(None, 0), 0),
+        None => mode_line(None, 0),
     };
     line("mode", mode);
     let mut listen = String::new();
@@ -312,7 +304,6 @@ pub fn check(cfg: &Config) -> Result<String, String> {
     for f in fifos {
         line("FIFO", f);
     }
-    let _ = bad;
     Ok(out)
 }
 

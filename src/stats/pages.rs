@@ -172,13 +172,7 @@ impl PageStream {
                 Part::Head => true,
                 Part::Chart => self.chart(&mut w, history),
                 Part::HeadRest => {
-                    let h = html::Head {
-                        memory: &stats.memory,
-                        swarm,
-                        labels,
-                        history,
-                        uptime: self.uptime,
-                    };
+                    let h = self.html_head(stats, swarm, labels, history);
                     // Built whole first (a few hundred bytes), so it is
                     // never cut in two.
                     let mut buf = [0u8; 1024];
@@ -229,6 +223,23 @@ impl PageStream {
         w.remaining() >= CAPTION_MAX && html::put_caption(w, history, self.today).is_ok()
     }
 
+    /// What the status page's head shows.
+    fn html_head<'a>(
+        &self,
+        stats: &'a Stats,
+        swarm: &'a Swarm,
+        labels: &'a Labels,
+        history: &'a History,
+    ) -> html::Head<'a> {
+        html::Head {
+            memory: &stats.memory,
+            swarm,
+            labels,
+            history,
+            uptime: self.uptime,
+        }
+    }
+
     fn head(
         &mut self,
         w: &mut Writer<'_>,
@@ -243,13 +254,7 @@ impl PageStream {
                 json::put_head(w, stats, swarm, labels, self.uptime, history, self.today)
             }
             PageKind::Html => {
-                let h = html::Head {
-                    memory: &stats.memory,
-                    swarm,
-                    labels,
-                    history,
-                    uptime: self.uptime,
-                };
+                let h = self.html_head(stats, swarm, labels, history);
                 html::put_head(w, &h, None, b"chart")
             }
             PageKind::Prometheus => {

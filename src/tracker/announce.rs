@@ -30,7 +30,9 @@ impl Tracker {
             self.stats.refused_access += 1;
             return Err(NOT_AUTHORIZED);
         }
-        a.listed = self.listed(&a.info_hash);
+        // Served under a whitelist means listed: never charged to the
+        // new-torrent budget (one access lookup per announce, not two).
+        a.listed = self.whitelisting();
         let done = match self.swarm.announce(&a, now, &mut self.selection) {
             Ok(done) => done,
             Err(refusal) => {

@@ -206,14 +206,12 @@ impl Tracker {
         allowed_by(&self.access, &self.changes, hash)
     }
 
-    /// Whether the operator listed `hash` to be served (a whitelist in force,
-    /// with the FIFO changes): such a torrent is never charged to the
-    /// new-torrent budget. Call for hashes `allowed` passed.
-    fn listed(&self, hash: &InfoHash) -> bool {
+    /// Whether a whitelist is in force: then a hash `allowed` passed is one
+    /// the operator listed (in the file or by a FIFO add).
+    fn whitelisting(&self) -> bool {
         self.access
             .as_ref()
             .is_some_and(|a| a.mode == Mode::Whitelist)
-            && allowed_by(&self.access, &self.changes, hash)
     }
 }
 

@@ -49,8 +49,6 @@ mod tests {
     use super::*;
     use crate::access::{AccessList, Mode};
     use crate::labels::Labels;
-    use crate::swarm::{Limits, Swarm};
-    use crate::tracker::Settings;
     use crate::wire::http;
 
     const V1: &str = "1111111111111111111111111111111111111111";
@@ -58,24 +56,7 @@ mod tests {
     const V2_ONLY: &str = "3333333333333333333333333333333333333333bbbbbbbbbbbbbbbbbbbbbbbb";
 
     fn tracker(whitelist: &str) -> Tracker {
-        let limits = Limits {
-            max_memory: 1 << 20,
-            max_torrents: Some(16),
-            max_peers_per_torrent: 100,
-            peer_timeout: 2700,
-        };
-        let settings = Settings {
-            interval: 1800,
-            numwant_default: 50,
-            numwant_max: 200,
-            redirect_url: None,
-            stats_path: "/stats".into(),
-            stats_allowed: Vec::new(),
-            proxies: Vec::new(),
-            fullscrape: false,
-            stats_public: Vec::new(),
-        };
-        let mut t = Tracker::new(Swarm::new(limits, 3).unwrap(), settings);
+        let mut t = crate::tracker::tests::tracker();
         let (list, bad) = AccessList::parse(Mode::Whitelist, whitelist.as_bytes());
         assert!(bad.is_empty(), "{bad:?}");
         t.set_access(Some(list));

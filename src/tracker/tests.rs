@@ -6,7 +6,8 @@ use crate::swarm::{Limits, ORDER_BATCH};
 use crate::wire::query::Event;
 use crate::wire::{http, udp};
 
-fn tracker() -> Tracker {
+/// A tracker over a small table (1 MiB) for the tests here and in `releases.rs`.
+pub(super) fn tracker() -> Tracker {
     let swarm = Swarm::new(
         Limits {
             max_memory: 1 << 20,
