@@ -285,10 +285,4 @@ def main():
 
 
 if __name__ == "__main__":
-    def on_term(*_):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        sys.exit(143)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    sys.exit(main())
+    lab.run_main(main)

@@ -600,7 +600,9 @@ def main():
     return main_lab(args)
 
 
-if __name__ == "__main__":
+def run_main(main_fn):
+    """Runs a test's main: SIGTERM/SIGINT end it through SystemExit (so its
+    clean-up runs), once."""
     def on_term(*_):
         # Once: timeout(1) signals both its child and its process group, and a
         # second SystemExit would cut the clean-up short.
@@ -609,4 +611,8 @@ if __name__ == "__main__":
         sys.exit(143)
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    sys.exit(main())
+    sys.exit(main_fn())
+
+
+if __name__ == "__main__":
+    run_main(main)

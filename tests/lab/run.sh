@@ -7,6 +7,8 @@
 # Needs root, iproute2, curl and Debian's python3-libtorrent, transmission-cli,
 # aria2, rtorrent, ctorrent and qbittorrent-nox; installs nothing (.ci/run does).
 # Bounded: the whole run is stopped after 7 minutes (about 1 minute normally).
+# Other tests on the same LAN run through here too: LAB_SCRIPT names their
+# Python script (default lab.py), LAB_LIMIT their bound in seconds (420).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,8 +23,9 @@ fi
 [ -x "$bin" ] || { echo "run.sh: tracker binary $bin not found or not executable" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (ip netns)" >&2; exit 1; }
 
-# lab.py lists each namespace it creates here; whatever it leaves behind (if
-# it is killed) is stopped and deleted by this trap.
+# lab.py (also when LAB_SCRIPT uses its LAN) lists each namespace it creates
+# here; whatever it leaves behind (if it is killed) is stopped and deleted by
+# this trap.
 LAB_NS_FILE=$(mktemp "${TMPDIR:-/tmp}/smoltracker-lab-ns.XXXXXX")
 export LAB_NS_FILE
 lab_pid=
@@ -45,7 +48,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-timeout -k 10 420 /usr/bin/python3 "$here/lab.py" "$bin" "$@" &
+timeout -k 10 "${LAB_LIMIT:-420}" /usr/bin/python3 "${LAB_SCRIPT:-$here/lab.py}" "$bin" "$@" &
 lab_pid=$!
 status=0
 wait "$lab_pid" || status=$?
