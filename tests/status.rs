@@ -6,6 +6,7 @@
 mod common;
 use common::*;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// Whitelist lines the pages must survive, and the label each must show.
 fn hostile() -> Vec<([u8; 20], Vec<u8>, String)> {
@@ -417,13 +418,13 @@ fn json_counts_evictions_and_refusals() {
     assert!(doc["torrents"][0]["label"].is_null());
 }
 
-#[test]
-fn labels_follow_fifo_changes() {
-    let dir = scratch_dir("fifolabels");
+/// A tracker with a whitelist holding `text` and both access FIFOs, in a
+/// scratch directory `name`: the tracker and the add and delete FIFOs' paths.
+fn with_fifos(name: &str, text: &str) -> (Tracker, PathBuf, PathBuf) {
+    let dir = scratch_dir(name);
     let (wl, add, del) = (dir.join("whitelist"), dir.join("add"), dir.join("delete"));
     let conf = dir.join("smoltracker.conf");
-    let (a, b) = ([0xA1; 20], [0xB2; 20]);
-    std::fs::write(&wl, format!("{}  from the file\n", hex(&a))).unwrap();
+    std::fs::write(&wl, text).unwrap();
     std::fs::write(
         &conf,
         format!(
@@ -434,12 +435,24 @@ fn labels_follow_fifo_changes() {
         ),
     )
     .unwrap();
-    let t = Tracker::start_raw(&["-f", conf.to_str().unwrap()]);
-    let write = |fifo: &std::path::Path, line: String| {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
-        f.write_all(line.as_bytes()).unwrap();
-    };
+    (
+        Tracker::start_raw(&["-f", conf.to_str().unwrap()]),
+        add,
+        del,
+    )
+}
+
+/// Writes `line` to an access FIFO in one write.
+fn write(fifo: &Path, line: String) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+    f.write_all(line.as_bytes()).unwrap();
+}
+
+#[test]
+fn labels_follow_fifo_changes() {
+    let (a, b) = ([0xA1; 20], [0xB2; 20]);
+    let (t, add, del) = with_fifos("fifolabels", &format!("{}  from the file\n", hex(&a)));
     assert_eq!(labels(&t), vec![(hex(&a), "from the file".into())]);
     // Added with a name: labelled at once, <script> and all.
     write(&add, format!("{}  <b>fifo</b> \"release\"\n", hex(&b)));
@@ -470,29 +483,10 @@ fn labels_follow_fifo_changes() {
 
 #[test]
 fn a_hybrid_line_through_the_fifo_is_one_release_and_goes_whole() {
-    let dir = scratch_dir("fifohybrid");
-    let (wl, add, del) = (dir.join("whitelist"), dir.join("add"), dir.join("delete"));
-    let conf = dir.join("smoltracker.conf");
     let v1 = [0xC1; 20];
     let v2_hex = format!("{}{}", "d2".repeat(20), "ee".repeat(12));
     let v2 = [0xD2; 20];
-    std::fs::write(&wl, "# empty at first\n").unwrap();
-    std::fs::write(
-        &conf,
-        format!(
-            "listen.tcp_udp 127.0.0.1:0\naccess.whitelist {}\naccess.fifo_add {}\naccess.fifo_delete {}\n",
-            wl.display(),
-            add.display(),
-            del.display()
-        ),
-    )
-    .unwrap();
-    let t = Tracker::start_raw(&["-f", conf.to_str().unwrap()]);
-    let write = |fifo: &std::path::Path, line: String| {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
-        f.write_all(line.as_bytes()).unwrap();
-    };
+    let (t, add, del) = with_fifos("fifohybrid", "# empty at first\n");
     let served = |h: &[u8; 20], port: u16| {
         !t.http(&announce_url(h, port, "&left=0"))
             .text()
