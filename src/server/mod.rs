@@ -116,7 +116,8 @@ pub fn run(
     signals: signals::Signals,
     start: Start,
 ) -> Result<(), String> {
-    let budget = crate::budget::divide(cfg, udp::batch_bytes())?;
+    // Divided once, by build_tracker.
+    let budget = tracker.stats.memory;
     let shared: Shared = Rc::new(SharedState {
         tracker: RefCell::new(tracker),
         slots: slots::Slots::new(budget.connections),

@@ -158,8 +158,8 @@ pub fn mode_line(access: Option<(Mode, &Path, &AccessList)>, bad: usize) -> Stri
 /// `-t`: everything a start checks, without binding; prints the settings
 /// on stdout. `Err` is the first problem found (exit 2).
 pub fn check(cfg: &Config) -> Result<String, String> {
-    let budget = crate::budget::divide(cfg, super::udp::batch_bytes())?;
     let tracker = build_tracker(cfg)?;
+    let budget = tracker.stats.memory;
     let dump = match &cfg.load_dump {
         Some(p) => Some((p, read_dump(p)?.len())),
         None => None,
