@@ -20,29 +20,36 @@ use std::time::Duration;
 /// Bad lines reported per batch of reads; the rest are counted.
 const REPORT_MAX: usize = 20;
 
-/// What a start would do with `path` (for `-t`): use the FIFO there, or
-/// create one in a directory that exists; anything else is an error.
-pub fn inspect(path: &Path) -> Result<String, String> {
+/// Whether a FIFO is at `path` (true) or nothing is (false); anything else
+/// there, or a path that cannot be looked at, is an error.
+fn fifo_there(path: &Path) -> Result<bool, String> {
     match std::fs::metadata(path) {
-        Ok(m) if m.file_type().is_fifo() => {
-            Ok(format!("{}: a FIFO, used as it is", path.display()))
-        }
+        Ok(m) if m.file_type().is_fifo() => Ok(true),
         Ok(_) => Err(format!(
             "{}: exists and is not a FIFO; remove it or name another path",
             path.display()
         )),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => match super::startup::parent_dir(path) {
-            Some(dir) if !dir.is_dir() => Err(format!(
-                "{}: cannot be created: directory {} does not exist",
-                path.display(),
-                dir.display()
-            )),
-            _ => Ok(format!(
-                "{}: not there yet; a start creates it",
-                path.display()
-            )),
-        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// What a start would do with `path` (for `-t`): use the FIFO there, or
+/// create one in a directory that exists; anything else is an error.
+pub fn inspect(path: &Path) -> Result<String, String> {
+    if fifo_there(path)? {
+        return Ok(format!("{}: a FIFO, used as it is", path.display()));
+    }
+    match super::startup::parent_dir(path) {
+        Some(dir) if !dir.is_dir() => Err(format!(
+            "{}: cannot be created: directory {} does not exist",
+            path.display(),
+            dir.display()
+        )),
+        _ => Ok(format!(
+            "{}: not there yet; a start creates it",
+            path.display()
+        )),
     }
 }
 
@@ -51,16 +58,8 @@ pub fn inspect(path: &Path) -> Result<String, String> {
 /// before the privileges are dropped, so the dropped user can read it).
 /// An existing FIFO is used as it is; anything else is an error.
 pub fn prepare(path: &Path, owner: Option<(u32, u32)>) -> Result<Option<String>, String> {
-    match std::fs::metadata(path) {
-        Ok(m) if m.file_type().is_fifo() => return Ok(None),
-        Ok(_) => {
-            return Err(format!(
-                "{}: exists and is not a FIFO; remove it or name another path",
-                path.display()
-            ))
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+    if fifo_there(path)? {
+        return Ok(None);
     }
     let c = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| format!("{}: path contains a NUL byte", path.display()))?;
