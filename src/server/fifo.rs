@@ -225,3 +225,35 @@ impl Batch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_start_and_dash_t_agree_on_what_is_at_a_fifo_path() {
+        let dir = std::env::temp_dir().join(format!("smoltracker-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("plain");
+        std::fs::write(&file, "").unwrap();
+        for e in [
+            inspect(&file).unwrap_err(),
+            prepare(&file, None).unwrap_err(),
+        ] {
+            assert!(
+                e.ends_with(": exists and is not a FIFO; remove it or name another path"),
+                "{e}"
+            );
+        }
+        let fifo = dir.join("add.fifo");
+        assert!(inspect(&fifo)
+            .unwrap()
+            .ends_with("not there yet; a start creates it"));
+        assert!(prepare(&fifo, None).unwrap().is_some(), "created");
+        assert!(inspect(&fifo).unwrap().ends_with("a FIFO, used as it is"));
+        assert_eq!(prepare(&fifo, None), Ok(None), "used as it is");
+        let lost = dir.join("no-such-dir").join("x.fifo");
+        assert!(inspect(&lost).unwrap_err().contains("does not exist"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
