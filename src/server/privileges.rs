@@ -21,12 +21,10 @@ fn current_user() -> String {
     // SAFETY: geteuid has no preconditions.
     let uid = unsafe { libc::geteuid() };
     let name = std::fs::read_to_string("/etc/passwd").ok().and_then(|t| {
-        t.lines().find_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?;
-            let _ = f.next()?;
-            (f.next()?.parse::<u32>().ok()? == uid).then(|| name.to_string())
-        })
+        t.lines()
+            .filter_map(passwd_line)
+            .find(|&(_, id, _)| id == uid)
+            .map(|(name, _, _)| name.to_string())
     });
     match name {
         Some(n) => format!("{n} (uid {uid})"),
@@ -53,19 +51,23 @@ fn lookup(name: &str) -> Result<Account, String> {
     passwd_entry(&text, name).ok_or_else(|| not_found(name))
 }
 
-/// The uid and gid of `name` in /etc/passwd text (`name:pw:uid:gid:...`).
+/// Name, uid and gid of one /etc/passwd line (`name:pw:uid:gid:...`).
+fn passwd_line(line: &str) -> Option<(&str, u32, u32)> {
+    let mut f = line.split(':');
+    let name = f.next()?;
+    let _password = f.next()?;
+    let uid = f.next()?.parse().ok()?;
+    let gid = f.next()?.parse().ok()?;
+    Some((name, uid, gid))
+}
+
+/// The uid and gid of `name` in /etc/passwd text.
 #[cfg_attr(not(target_env = "musl"), allow(dead_code))]
 fn passwd_entry(text: &str, name: &str) -> Option<Account> {
-    text.lines().find_map(|line| {
-        let mut f = line.split(':');
-        if f.next()? != name {
-            return None;
-        }
-        let _password = f.next()?;
-        let uid = f.next()?.parse().ok()?;
-        let gid = f.next()?.parse().ok()?;
-        Some(Account { uid, gid })
-    })
+    text.lines()
+        .filter_map(passwd_line)
+        .find(|&(n, _, _)| n == name)
+        .map(|(_, uid, gid)| Account { uid, gid })
 }
 
 #[cfg(not(target_env = "musl"))]
